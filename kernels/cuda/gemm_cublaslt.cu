@@ -1,0 +1,376 @@
+// GEMM on cuBLASLt: C = A * B, column-major, no transposes, A m x k, B k x n, C m x n.
+//
+// Measures: the time of one cublasLtMatmul with the fastest of up to 8 algorithms that the
+// cuBLASLt heuristic proposes for this shape (64 MiB workspace), each iteration between its
+// own pair of CUDA events on one stream. FLOPs per iteration = 2 m n k (kernels/gemm.hpp).
+//
+//   dtype  storage (A, B, C)  compute                        scale
+//   fp64   CUDA_R_64F         CUBLAS_COMPUTE_64F             CUDA_R_64F
+//   fp32   CUDA_R_32F         CUBLAS_COMPUTE_32F             CUDA_R_32F
+//   tf32   CUDA_R_32F         CUBLAS_COMPUTE_32F_FAST_TF32   CUDA_R_32F
+//   bf16   CUDA_R_16BF        CUBLAS_COMPUTE_32F             CUDA_R_32F
+//   fp16   CUDA_R_16F         CUBLAS_COMPUTE_32F             CUDA_R_32F
+//
+// Inputs are filled on the device from pattern_value() with the same element indices as the
+// CPU backend (A[i,p] is element i + p*m, B[p,j] is element p + j*k), so the host computes
+// the reference for any element of C; only the sampled elements of C are copied back, and
+// gemm_check() compares them (tolerance in kernels/gemm.cpp).
+//
+// Needs: a CUDA GPU, sm_80 or later for the bf16 and tf32 tensor-core paths (the build targets
+// sm_80 and sm_90). Reached through run_gemm(Backend::cuda, config), i.e. the GEMM benchmark
+// of suites/ with the cuda backend.
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/cuda_raii.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/pattern.hpp"
+
+namespace gpuaccept::kernels::detail {
+
+namespace {
+
+// This file does without fmt: nvcc cannot compile fmt 9's headers in C++20 mode, and the
+// CUDA standard is the build's choice, not this file's.
+std::string str(std::string_view text) { return std::string(text); }
+std::string str(const char* text) { return std::string(text); }
+std::string str(const std::string& text) { return text; }
+template <typename N, typename = std::enable_if_t<std::is_arithmetic_v<N>>>
+std::string str(N number) {
+  return std::to_string(number);
+}
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  ((out += str(parts)), ...);
+  return out;
+}
+
+constexpr std::size_t kWorkspaceBytes = std::size_t{64} << 20;
+constexpr int kHeuristicCandidates = 8;
+constexpr int kSelectionRuns = 3;  // timed runs per candidate, after one untimed run
+constexpr int kThreadsPerBlock = 256;
+
+struct LtTypes {
+  cudaDataType_t storage;
+  cublasComputeType_t compute;
+  cudaDataType_t scale;
+};
+
+LtTypes lt_types(DType dtype) {
+  switch (dtype) {
+    case DType::fp64: return {CUDA_R_64F, CUBLAS_COMPUTE_64F, CUDA_R_64F};
+    case DType::fp32: return {CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case DType::tf32: return {CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUDA_R_32F};
+    case DType::bf16: return {CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case DType::fp16: return {CUDA_R_16F, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+  }
+  throw KernelError("gemm: unknown dtype");
+}
+
+template <typename T>
+__device__ T from_float(float v) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return __float2bfloat16_rn(v);  // exact: pattern values have 8 significant bits
+  else if constexpr (std::is_same_v<T, __half>)
+    return __float2half_rn(v);      // exact, as above
+  else
+    return static_cast<T>(v);
+}
+
+template <typename T>
+__device__ double to_double(T v) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return static_cast<double>(__bfloat162float(v));
+  else if constexpr (std::is_same_v<T, __half>)
+    return static_cast<double>(__half2float(v));
+  else
+    return static_cast<double>(v);
+}
+
+// out[e] = pattern_value(seed, e) for every linear (column-major) element index e.
+template <typename T>
+__global__ void fill_pattern(T* out, std::uint64_t count, std::uint64_t seed) {
+  const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
+  for (std::uint64_t e = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; e < count; e += stride)
+    out[e] = from_float<T>(pattern_value(seed, e));
+}
+
+// values[s] = c[offsets[s]] as double: the sampled elements of C, in sample order.
+template <typename T>
+__global__ void gather_as_double(const T* c, const std::int64_t* offsets, double* values, int count) {
+  const int s = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (s < count) values[s] = to_double(c[offsets[s]]);
+}
+
+template <typename T>
+void fill_on_device(T* out, std::uint64_t count, std::uint64_t seed, cudaStream_t stream) {
+  if (count == 0) return;
+  const std::uint64_t blocks =
+      std::min<std::uint64_t>((count + kThreadsPerBlock - 1) / kThreadsPerBlock, std::uint64_t{1} << 20);
+  fill_pattern<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, stream>>>(out, count, seed);
+  GA_CUDA_CHECK(cudaGetLastError());
+}
+
+// --- describing the chosen algorithm --------------------------------------------------------
+
+#define GA_NAME_CASE(prefix, shape) \
+  case prefix##shape: return #shape;
+
+std::string tile_name(std::uint32_t tile) {
+  switch (static_cast<cublasLtMatmulTile_t>(tile)) {
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, UNDEFINED)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 8x8) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 8x16)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 16x8) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 8x32)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 16x16) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 32x8)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 8x64) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 16x32)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 32x16) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 64x8)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 32x32) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 32x64)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 64x32) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 32x128)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 64x64) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 128x32)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 64x128) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 128x64)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 64x256) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 128x128)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 256x64) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 64x512)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 128x256) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 256x128)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 512x64) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 64x96)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 96x64) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 96x128)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 128x160) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 160x128)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 192x128) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 128x192)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 128x96) GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 32x256)
+    GA_NAME_CASE(CUBLASLT_MATMUL_TILE_, 256x32)
+    default: break;
+  }
+  return concat("#", tile);  // the less common shapes, by their cublasLtMatmulTile_t value
+}
+
+std::string stages_name(std::uint32_t stages) {
+  switch (static_cast<cublasLtMatmulStages_t>(stages)) {
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, UNDEFINED)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 16x1) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 16x2)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 16x3) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 16x4)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 16x5) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 16x6)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 32x1) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 32x2)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 32x3) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 32x4)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 32x5) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 32x6)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 64x1) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 64x2)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 64x3) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 64x4)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 64x5) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 64x6)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 128x1) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 128x2)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 128x3) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 128x4)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 128x5) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 128x6)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 32x10) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 8x4)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 16x10) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 8x5)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 8x3) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 8xAUTO)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 16xAUTO) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 32xAUTO)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 64xAUTO) GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 128xAUTO)
+    GA_NAME_CASE(CUBLASLT_MATMUL_STAGES_, 256xAUTO)
+    default: break;
+  }
+  return concat("#", stages);
+}
+
+std::string cluster_name(std::uint16_t cluster) {
+  switch (static_cast<cublasLtClusterShape_t>(cluster)) {
+    GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, AUTO)
+    GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 1x1x1) GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 2x1x1)
+    GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 4x1x1) GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 1x2x1)
+    GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 2x2x1) GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 4x2x1)
+    GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 1x4x1) GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 2x4x1)
+    GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 4x4x1) GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 8x1x1)
+    GA_NAME_CASE(CUBLASLT_CLUSTER_SHAPE_, 1x8x1)
+    default: break;
+  }
+  return concat("#", cluster);
+}
+
+#undef GA_NAME_CASE
+
+std::string_view reduction_name(std::uint32_t scheme) {
+  switch (static_cast<cublasLtReductionScheme_t>(scheme)) {
+    case CUBLASLT_REDUCTION_SCHEME_NONE: return "none";
+    case CUBLASLT_REDUCTION_SCHEME_INPLACE: return "inplace";
+    case CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE: return "compute-type";
+    case CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE: return "output-type";
+    default: return "other";
+  }
+}
+
+// One algorithm configuration attribute; V must be the attribute's documented type (cuBLASLt
+// rejects a size mismatch). Empty when this cuBLASLt does not report it.
+template <typename V>
+std::optional<V> algo_config(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoConfigAttributes_t attribute) {
+  V value{};
+  std::size_t written = 0;
+  if (cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, &value, sizeof value, &written) !=
+          CUBLAS_STATUS_SUCCESS ||
+      written != sizeof value)
+    return std::nullopt;
+  return value;
+}
+
+template <typename V, typename Name>
+std::string shown(const std::optional<V>& value, Name name) {
+  return value ? std::string(name(*value)) : std::string("?");
+}
+
+std::string describe(const cublasLtMatmulHeuristicResult_t& chosen, int candidates) {
+  const auto& algo = chosen.algo;
+  const auto number = [](auto v) { return std::to_string(v); };
+  std::array<char, 32> waves{};
+  std::snprintf(waves.data(), waves.size(), "%.2f", static_cast<double>(chosen.wavesCount));
+  return concat(
+      "cublasLt algo ", shown(algo_config<std::int32_t>(algo, CUBLASLT_ALGO_CONFIG_ID), number),
+      " tile ", shown(algo_config<std::uint32_t>(algo, CUBLASLT_ALGO_CONFIG_TILE_ID), tile_name),
+      " stages ", shown(algo_config<std::uint32_t>(algo, CUBLASLT_ALGO_CONFIG_STAGES_ID), stages_name),
+      " splitK ", shown(algo_config<std::int32_t>(algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM), number),
+      " reduction ",
+      shown(algo_config<std::uint32_t>(algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME), reduction_name),
+      " swizzle ", shown(algo_config<std::uint32_t>(algo, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING), number),
+      " custom ", shown(algo_config<std::uint32_t>(algo, CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION), number),
+      " inner-shape ", shown(algo_config<std::uint16_t>(algo, CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID), number),
+      " cluster ",
+      shown(algo_config<std::uint16_t>(algo, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID), cluster_name),
+      " waves ", waves.data(), " (fastest of ", candidates, " heuristic candidates)");
+}
+
+// --- the run ---------------------------------------------------------------------------------
+
+template <typename T>
+GemmRun run(const GemmConfig& c) {
+  GA_CUDA_CHECK(cudaSetDevice(c.device));
+  const LtTypes types = lt_types(c.dtype);
+  const auto m = static_cast<std::uint64_t>(c.m), n = static_cast<std::uint64_t>(c.n),
+             k = static_cast<std::uint64_t>(c.k);
+
+  gpu::Stream stream;
+  gpu::DeviceBuffer a(m * k * sizeof(T)), b(k * n * sizeof(T)), out(m * n * sizeof(T));
+  gpu::DeviceBuffer workspace(kWorkspaceBytes);
+  fill_on_device(a.as<T>(), m * k, gemm_seed_a(c.seed), stream.get());
+  fill_on_device(b.as<T>(), k * n, gemm_seed_b(c.seed), stream.get());
+
+  gpu::LtHandle lt;
+  gpu::MatmulDesc desc(types.compute, types.scale);  // TRANSA/TRANSB default to CUBLAS_OP_N
+  gpu::MatrixLayout layout_a(types.storage, m, k, c.m), layout_b(types.storage, k, n, c.k),
+      layout_c(types.storage, m, n, c.m);
+  gpu::MatmulPreference preference;
+  preference.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, std::uint64_t{kWorkspaceBytes});
+
+  std::array<cublasLtMatmulHeuristicResult_t, kHeuristicCandidates> candidates{};
+  int returned = 0;
+  GA_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt.get(), desc.get(), layout_a.get(), layout_b.get(),
+                                                 layout_c.get(), layout_c.get(), preference.get(),
+                                                 kHeuristicCandidates, candidates.data(), &returned));
+  if (returned <= 0)
+    throw KernelError(concat("gemm: cuBLASLt has no algorithm for ", to_string(c.dtype), " m=", c.m, " n=", c.n,
+                             " k=", c.k, " on device ", c.device, " (", gpu::process_location(), ")"));
+
+  // Host-side scaling factors (CUBLASLT_POINTER_MODE_HOST, the default), in the scale type.
+  using Scale = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  const Scale alpha = 1, beta = 0;
+  const auto matmul = [&](const cublasLtMatmulAlgo_t& algo) {
+    // D = alpha A B + beta C with D and C the same buffer; beta = 0, so C is never read.
+    return cublasLtMatmul(lt.get(), desc.get(), &alpha, a.get(), layout_a.get(), b.get(),
+                          layout_b.get(), &beta, out.get(), layout_c.get(), out.get(), layout_c.get(),
+                          &algo, workspace.get(), workspace.bytes(), stream.get());
+  };
+
+  // Keep the fastest candidate: one untimed run, then kSelectionRuns between one event pair.
+  // A candidate that cuBLASLt refuses to launch is skipped; a failure on the device is not
+  // (it is sticky and would poison every later measurement), so it throws.
+  const gpu::Event select_start, select_stop;
+  int best = -1, tried = 0;
+  double best_seconds = std::numeric_limits<double>::infinity();
+  std::string last_refusal;
+  for (int i = 0; i < returned; ++i) {
+    if (candidates[i].state != CUBLAS_STATUS_SUCCESS) continue;
+    const auto& algo = candidates[i].algo;
+    if (const cublasStatus_t rc = matmul(algo); rc != CUBLAS_STATUS_SUCCESS) {
+      last_refusal = gpu::cublas_error_message(rc, "cublasLtMatmul(heuristic candidate)", __FILE__, __LINE__);
+      continue;
+    }
+    select_start.record(stream.get());
+    for (int r = 0; r < kSelectionRuns; ++r) GA_CUBLAS_CHECK(matmul(algo));
+    select_stop.record(stream.get());
+    GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+    ++tried;
+    const double seconds = gpu::elapsed_seconds(select_start, select_stop) / kSelectionRuns;
+    if (seconds < best_seconds) {
+      best_seconds = seconds;
+      best = i;
+    }
+  }
+  if (best < 0)
+    throw KernelError(concat("gemm: none of the ", returned, " cuBLASLt heuristic candidates for ",
+                             to_string(c.dtype), " m=", c.m, " n=", c.n, " k=", c.k, " could run; last refusal: ",
+                             last_refusal.empty() ? std::string("(none reported)") : last_refusal));
+  const cublasLtMatmulAlgo_t& chosen = candidates[best].algo;
+
+  GemmRun result;
+  result.algorithm = describe(candidates[best], tried);
+  result.workspace_bytes = static_cast<std::int64_t>(candidates[best].workspaceSize);
+
+  for (int w = 0; w < c.timing.warmup; ++w) GA_CUBLAS_CHECK(matmul(chosen));
+  const auto iterations = static_cast<std::size_t>(std::max(c.timing.iterations, 0));
+  std::vector<gpu::Event> starts(iterations), stops(iterations);
+  for (std::size_t it = 0; it < iterations; ++it) {
+    starts[it].record(stream.get());
+    GA_CUBLAS_CHECK(matmul(chosen));
+    stops[it].record(stream.get());
+  }
+  GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+  result.iteration_seconds.reserve(iterations);
+  for (std::size_t it = 0; it < iterations; ++it)
+    result.iteration_seconds.push_back(gpu::elapsed_seconds(starts[it], stops[it]));
+
+  // Copy back only the sampled elements of C (column-major: C[i,j] is element i + j*m).
+  const auto points = gemm_sample_points(c);
+  std::vector<std::int64_t> offsets;
+  offsets.reserve(points.size());
+  for (const auto& [i, j] : points) offsets.push_back(i + j * c.m);
+  const int count = static_cast<int>(offsets.size());
+  std::vector<double> sampled(offsets.size());
+  if (count > 0) {
+    gpu::DeviceBuffer device_offsets(offsets.size() * sizeof(std::int64_t));
+    gpu::DeviceBuffer device_values(sampled.size() * sizeof(double));
+    GA_CUDA_CHECK(cudaMemcpyAsync(device_offsets.get(), offsets.data(), device_offsets.bytes(),
+                                  cudaMemcpyHostToDevice, stream.get()));
+    const int blocks = (count + kThreadsPerBlock - 1) / kThreadsPerBlock;
+    gather_as_double<T><<<blocks, kThreadsPerBlock, 0, stream.get()>>>(
+        out.as<T>(), device_offsets.as<std::int64_t>(), device_values.as<double>(), count);
+    GA_CUDA_CHECK(cudaGetLastError());
+    GA_CUDA_CHECK(cudaMemcpyAsync(sampled.data(), device_values.get(), device_values.bytes(),
+                                  cudaMemcpyDeviceToHost, stream.get()));
+    GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+  }
+  gemm_check(c, sampled, result);
+  return result;
+}
+
+}  // namespace
+
+GemmRun run_gemm_cuda(const GemmConfig& config) {
+  switch (config.dtype) {
+    case DType::fp64: return run<double>(config);
+    case DType::fp32:
+    case DType::tf32: return run<float>(config);
+    case DType::bf16: return run<__nv_bfloat16>(config);
+    case DType::fp16: return run<__half>(config);
+  }
+  throw KernelError("gemm: unknown dtype");
+}
+
+}  // namespace gpuaccept::kernels::detail
