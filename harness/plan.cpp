@@ -32,7 +32,9 @@ std::vector<Step> plan(const Campaign& campaign, const suites::Registry& registr
         // The same parameter set listed twice would be the same step: run it once.
         if (!seen.insert(s.id).second) continue;
         s.where = entry.where;
-        s.estimate_seconds = def && def->estimate_seconds ? def->estimate_seconds(params, backend, ranks) : 0;
+        if (def && def->applicable) s.not_applicable = def->applicable(params, backend);
+        if (s.not_applicable.empty() && def && def->estimate_seconds)
+          s.estimate_seconds = def->estimate_seconds(params, backend, ranks);
         s.index = steps.size();
         steps.push_back(std::move(s));
       }
@@ -74,11 +76,17 @@ std::string format_plan(const Campaign& campaign, const std::vector<Step>& steps
   if (!campaign.contract_path.empty()) out += fmt::format("contract {}\n", campaign.contract_path);
   out += fmt::format("{:>5}  {:<27}  {:>4}  {:>9}  {}\n", "step", "id", "rep", "estimate", "parameters");
   double total = 0;
+  std::size_t skipped = 0;
   for (const auto& s : steps) {
+    skipped += !s.not_applicable.empty();
     total += s.estimate_seconds;
     out += fmt::format("{:>5}  {:<27}  {:>4}  {:>9}  {}\n", s.index + 1, s.id, s.repetition,
-                       format_duration(s.estimate_seconds), format_params(s.params));
+                       s.not_applicable.empty() ? format_duration(s.estimate_seconds) : "skip",
+                       format_params(s.params));
   }
+  if (skipped)
+    out += fmt::format("{} step(s) not applicable on the {} backend will be recorded as skipped\n", skipped,
+                       kernels::to_string(backend));
   out += fmt::format("estimated total: {} (rough: from nominal {} rates; see docs/campaigns.md)\n",
                      format_duration(total), kernels::to_string(backend));
   return out;

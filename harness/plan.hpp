@@ -19,6 +19,7 @@ struct Step {
   Params params;
   int repetition = 0;
   double estimate_seconds = 0;
+  std::string not_applicable;  // why it will be skipped on the planned backend ("" = it runs)
   SourceLocation where;   // the campaign entry it came from
 };
 

@@ -146,6 +146,7 @@ BenchmarkDef make() {
     return seconds;
   };
   b.headline = "busbw_oop";
+  b.smoke = {{"min_bytes", std::int64_t{8}}, {"max_bytes", std::int64_t{4096}}, {"factor", 8.0}};
   b.run = run;
   return b;
 }

@@ -90,6 +90,7 @@ BenchmarkDef make() {
     return 0.05 + runs * flops(p) / rate + reference;
   };
   b.headline = "tflops";
+  b.smoke = {{"m", std::int64_t{48}}, {"n", std::int64_t{40}}, {"k", std::int64_t{32}}, {"check_samples", std::int64_t{64}}};
   b.run = run;
   return b;
 }

@@ -76,6 +76,9 @@ struct BenchmarkDef {
   // The figure shown on the progress line: a rank metric (min and median over ranks) or a
   // point metric (at the largest point of the sweep).
   std::string headline;
+  // Parameter values for a tiny run (seconds at most): the registry's smoke test runs every
+  // benchmark with them.
+  Params smoke;
   // Can it run here? "" when yes, otherwise the reason it is not applicable (step skipped).
   std::function<std::string(const Params&, kernels::Backend)> applicable;
   // Checks across parameters (e.g. min_bytes <= max_bytes): "" or what is wrong.

@@ -45,8 +45,8 @@ def summarize(f, out, max_steps=20):
     steps = steps_in_order(f)
     print(f"{len(steps)} step(s)", file=out)
     for g in steps[:max_steps]:
-        params = " ".join(f"{k}={v}" for k, v in sorted(g["params"].attrs.items()))
-        line = f"  {int(g.attrs['index']):3d} {step_id(g)} {g.attrs['status']:9s} {params}"
+        line = (f"  {int(g.attrs['index']):3d} {step_id(g)} {g.attrs['status']:9s} "
+                f"{int(g.attrs['ranks_in_step'])} rank(s)")
         if "per_rank" in g:
             per_rank = g["per_rank"]
             units = units_of(per_rank)
@@ -55,10 +55,11 @@ def summarize(f, out, max_steps=20):
             for name in metrics:
                 values = np.asarray(table[name], dtype=float)
                 if values.size and not np.all(np.isnan(values)):
-                    line += f" | {name} min {np.nanmin(values):.4g} {units[name]}"
+                    unit = f" {units[name]}" if units[name] else ""
+                    line += f" | {name} min {np.nanmin(values):.4g}{unit}"
         if g.attrs["reason"]:
             line += f" | {g.attrs['reason']}"
-        print(line, file=out)
+        print(line if len(line) <= 160 else line[:157] + "...", file=out)
     if len(steps) > max_steps:
         print(f"  ... {len(steps) - max_steps} more", file=out)
 

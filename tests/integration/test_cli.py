@@ -503,6 +503,40 @@ class Durability(Workdir):
         self.assertFalse(os.path.exists(out + "~"))
 
 
+def visible_gpus():
+    listing = cli("list")
+    match = re.search(r"GPUs visible: (\d+)", listing.stdout)
+    return int(match.group(1)) if match else 0
+
+
+class Gpu(Workdir):
+    def test_cuda_campaign_gemm_and_nccl(self):
+        gpus = visible_gpus()
+        if gpus == 0:
+            self.skipTest("no GPU visible: the cuda backend (cuBLASLt, NCCL) is tested where one is")
+        ranks = min(gpus, 2)
+        campaign = self.write("g.yaml", """\
+            campaign: gpu
+            backend: cuda
+            defaults: {warmup: 2, iterations: 5}
+            benchmarks:
+              - benchmark: gemm
+                params: {m: 2048, n: 2048, k: 2048, dtype: [fp64, fp32, tf32, bf16, fp16]}
+              - benchmark: allreduce
+                params: {min_bytes: 8, max_bytes: 64M, factor: 8, dtype: [fp32, bf16]}
+            """)
+        out = self.path("g.h5")
+        result = mpirun(ranks, "run", campaign, "-o", out)
+        self.assertExit(result, 0)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(text_attr(f, "backend"), "cuda")
+            self.assertTrue(all(u.startswith(b"GPU-") for u in f["ranks"][()]["uuid"]))
+            for step in steps_in_order(f):
+                self.assertEqual(text_attr(step, "status"), "ok", text_attr(step, "reason"))
+                if text_attr(step, "benchmark") == "allreduce":
+                    self.assertTrue(np.all(step["points"][()]["wrong_oop"] == 0))
+
+
 class Cli(Workdir):
     def test_list_and_plan(self):
         listing = cli("list")
