@@ -61,6 +61,10 @@ double mad(std::span<const double> v) {
   return median(dev);
 }
 
+double robust_sigma(std::span<const double> v) { return kMadToSigma * mad(v); }
+
+double sum(std::span<const double> v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
 Summary summarize(std::span<const double> v) {
   return Summary{mean(v), median(v), min(v), max(v), percentile(v, 99.0), stddev(v), cv(v)};
 }

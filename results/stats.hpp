@@ -20,6 +20,10 @@ double stddev(std::span<const double> v);
 double cv(std::span<const double> v);
 // Median absolute deviation (unscaled).
 double mad(std::span<const double> v);
+// The MAD scaled to estimate a normal distribution's standard deviation: 1.4826 x MAD.
+inline constexpr double kMadToSigma = 1.4826;
+double robust_sigma(std::span<const double> v);
+double sum(std::span<const double> v);
 
 struct Summary {
   double mean, median, min, max, p99, stddev, cv;
