@@ -132,7 +132,18 @@ class LocalCampaign(Workdir):
             ranks = f["ranks"][()]
             self.assertEqual(list(ranks["rank"]), [0, 1])
             self.assertTrue(all(len(h) > 0 for h in ranks["host"]))
-            self.assertIn("gemm", f["config/campaign_yaml"][()].decode())
+            self.assertEqual(f["config/campaign_yaml"][()].decode(), TINY_CAMPAIGN)  # verbatim
+            self.assertEqual(f["config/contract_yaml"][()].decode(), TINY_CONTRACT)
+            versions = dict(f["provenance/versions"].attrs)
+            for library in ("mpi", "hdf5", "openblas", "gpuaccept"):
+                self.assertTrue(versions.get(library), f"no {library} version recorded")
+            self.assertIn("Open MPI", versions["mpi"])
+            environment = dict(f["provenance/environment"].attrs)
+            self.assertEqual(environment.get("OMPI_COMM_WORLD_SIZE"), "2")
+            self.assertTrue(all(k.split("_")[0] in ("NCCL", "OMPI", "PMIX", "CUDA", "SLURM", "UCX", "HDF5",
+                                                    "OPENBLAS", "OMP", "GPUACCEPT", "NVIDIA", "FI")
+                                for k in environment), environment.keys())
+            self.assertNotIn("PATH", environment)
             steps = steps_in_order(f)
             self.assertEqual([text_attr(s, "benchmark") for s in steps], ["gemm"] * 3 + ["allreduce"])
             self.assertEqual([text_attr(s, "status") for s in steps], ["ok", "ok", "skipped", "ok"])

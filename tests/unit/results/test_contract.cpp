@@ -99,7 +99,8 @@ criteria:
 }
 
 TEST(ContractLoad, EveryCombineNameRoundTrips) {
-  for (const char* name : {"min", "max", "mean", "median", "p01", "p05", "p50", "p95", "p99"}) {
+  for (const char* name : {"min", "max", "mean", "median", "p01", "p05", "p50", "p95", "p99", "sum", "stddev", "cv",
+                           "count", "fraction"}) {
     const auto c = combine_from_string(name);
     ASSERT_TRUE(c.has_value()) << name;
     EXPECT_EQ(to_string(*c), name);

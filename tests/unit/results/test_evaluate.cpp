@@ -152,7 +152,9 @@ TEST(Evaluate, FailListsTheWorstRanksInOrderWithHosts) {
   EXPECT_EQ(v.exit_code(), 1);
 
   const std::string text = printed(v);
-  EXPECT_TRUE(contains(text, "worst: rank 4  host node02  GPU-4")) << text;
+  EXPECT_TRUE(contains(text, "worst: rank 4  host node02  gpu 0  GPU-4  1 TFLOP/s (-90.0%)  step gemm-aaaa")) << text;
+  EXPECT_EQ(cv.worst[0].gpu, 0);
+  EXPECT_EQ(cv.worst[1].gpu, 1);
   EXPECT_TRUE(contains(text, "(-90.0%)")) << text;
   EXPECT_TRUE(contains(text, "... and 1 more outside the bound")) << text;
   EXPECT_TRUE(contains(text, "verdict: FAIL (1 of 1 criterion failed)")) << text;
