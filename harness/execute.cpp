@@ -226,6 +226,13 @@ Decision share(const Group& world, Decision d) {
   return Decision{code, d.message};
 }
 
+// Shares rank 0's decision and prints a failure once. Returns its exit status, 0 to go on.
+int settle(const Group& world, Decision& d) {
+  d = share(world, d);
+  if (d.code != 0 && world.rank() == kRoot) std::cerr << d.message << '\n';
+  return d.code;
+}
+
 std::string join_lines(const std::set<std::string>& ids) {
   std::string out;
   for (const auto& id : ids) out += id + "\n";
@@ -286,11 +293,7 @@ int run_campaign(const RunOptions& options) {
       read = {2, fmt::format("gpuaccept: error: {}", e.what())};
     }
   }
-  read = share(world, read);
-  if (read.code != 0) {
-    if (root) std::cerr << read.message << '\n';
-    return read.code;
-  }
+  if (const int code = settle(world, read)) return code;
   world.broadcast(campaign_text, kRoot);
 
   Campaign campaign;
@@ -308,11 +311,7 @@ int run_campaign(const RunOptions& options) {
   } catch (const InputError& e) {
     valid = {2, fmt::format("gpuaccept: error: {}", e.what())};
   }
-  valid = share(world, valid);
-  if (valid.code != 0) {
-    if (root) std::cerr << valid.message << '\n';
-    return valid.code;
-  }
+  if (const int code = settle(world, valid)) return code;
 
   // Backend: cuda only where every rank sees a GPU.
   const Group local = world.node_local();
@@ -405,11 +404,7 @@ int run_campaign(const RunOptions& options) {
       opened = {2, fmt::format("gpuaccept: error: cannot create the results folder: {}", e.what())};
     }
   }
-  opened = share(world, opened);
-  if (opened.code != 0) {
-    if (root) std::cerr << opened.message << '\n';
-    return opened.code;
-  }
+  if (const int code = settle(world, opened)) return code;
   world.broadcast(done_text, kRoot);
   const std::set<std::string> done = split_lines(done_text);
 
