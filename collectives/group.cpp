@@ -95,6 +95,12 @@ void Group::allreduce_sum(std::span<long long> v) const {
   GA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v.data(), count_of(v.size()), MPI_LONG_LONG, MPI_SUM, impl_->comm));
 }
 
+std::vector<std::uint64_t> Group::allgather(std::uint64_t value) const {
+  std::vector<std::uint64_t> all(static_cast<std::size_t>(size()));
+  GA_MPI_CHECK(MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, impl_->comm));
+  return all;
+}
+
 void Group::broadcast(std::span<std::byte> bytes, int root) const {
   GA_MPI_CHECK(MPI_Bcast(bytes.data(), count_of(bytes.size()), MPI_BYTE, root, impl_->comm));
 }

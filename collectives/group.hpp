@@ -3,6 +3,7 @@
 // Communicator (communicator.hpp). Copyable handles share one duplicated MPI communicator.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -26,6 +27,8 @@ class Group {
   void allreduce_min(std::span<double> values) const;
   void allreduce_sum(std::span<double> values) const;
   void allreduce_sum(std::span<long long> values) const;
+  // Every rank's value, in rank order, on every rank.
+  std::vector<std::uint64_t> allgather(std::uint64_t value) const;
   void broadcast(std::span<std::byte> bytes, int root) const;
   void broadcast(std::string& text, int root) const;
   // Every rank's fixed-size record, concatenated in rank order, on `root` (empty elsewhere).

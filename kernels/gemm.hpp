@@ -30,6 +30,9 @@ struct GemmConfig {
   int samples = 256;      // elements of C checked against the reference
   int device = 0;         // CUDA ordinal
   int cpu_threads = 1;    // OpenBLAS threads on the CPU backend
+  // Fault injection, to prove the detectors work: flip the lowest bit of one element of C
+  // after timing (the tolerance check passes, the checksum comparison across ranks must not).
+  bool inject_fault = false;
 };
 
 struct GemmRun {
@@ -40,6 +43,7 @@ struct GemmRun {
   std::string first_wrong;       // "C[12,40] = 3.25, expected 1.125 (tolerance 1e-05)"
   std::string algorithm;         // what ran: "openblas sgemm", "cublasLt algo 6 tile 23 ..."
   std::int64_t workspace_bytes = 0;
+  std::uint64_t checksum = 0;    // kernels/checksum.hpp over every element of C
 };
 
 // Can this backend run this dtype? When not, `reason` says why (a "not applicable", not an error).
@@ -60,6 +64,8 @@ std::uint64_t gemm_seed_a(std::uint64_t seed);
 std::uint64_t gemm_seed_b(std::uint64_t seed);
 // Which elements of C are checked: deterministic, spread over the matrix, corners included.
 std::vector<std::pair<std::int64_t, std::int64_t>> gemm_sample_points(const GemmConfig& config);
+// The element whose lowest bit inject_fault flips: one that is not sampled by the check.
+std::int64_t gemm_fault_element(const GemmConfig& config);
 // Checks the sampled values of C (given in sample order) and fills checked/wrong/first_wrong.
 void gemm_check(const GemmConfig& config, const std::vector<double>& sampled_values, GemmRun& run);
 

@@ -6,12 +6,17 @@
 // (per-iteration times are stored as samples), plus p99 time and the coefficient of variation.
 // Checks: `check_samples` elements of C against a double-precision reference (see
 // kernels/gemm.hpp for the tolerance); one wrong element makes the rank, and the step, incorrect.
+// Silent data corruption: every rank multiplies the same inputs, the checksums of all of C
+// are gathered, and a rank whose checksum differs from the majority's is incorrect
+// (sdc_mismatch = 1), even when its error is inside the tolerance.
 // Runs alone:  gpuaccept run with a campaign holding just
 //   benchmarks: [{benchmark: gemm, params: {m: 4096, n: 4096, k: 4096, dtype: bf16}}]
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "kernels/checksum.hpp"
 #include "kernels/gemm.hpp"
 #include "results/stats.hpp"
 #include "suites/registry.hpp"
@@ -33,12 +38,18 @@ RankOutcome run(const RunContext& ctx) {
   cfg.k = param_int(ctx.params, "k");
   cfg.dtype = dtype_of(ctx.params);
   cfg.timing = ctx.timing;
-  cfg.seed = ctx.seed + static_cast<std::uint64_t>(ctx.rank);  // different data on every rank
+  // The same inputs on every rank: the outputs' bits must then agree (silent-data-corruption
+  // check below), and the reference is the same for all.
+  cfg.seed = ctx.seed;
+  cfg.inject_fault = param_int(ctx.params, "inject_fault_rank") == ctx.rank;
   cfg.samples = static_cast<int>(param_int(ctx.params, "check_samples"));
   cfg.device = ctx.device;
   cfg.cpu_threads = ctx.cpu_threads;
 
   const kernels::GemmRun r = kernels::run_gemm(ctx.backend, cfg);
+  const auto checksums = ctx.group.allgather(r.checksum);
+  const auto vote = kernels::majority_of(checksums);
+  const bool dissent = std::find(vote.dissenters.begin(), vote.dissenters.end(), ctx.rank) != vote.dissenters.end();
   const auto s = stats::summarize(r.iteration_seconds);
   RankOutcome out;
   out.iteration_seconds = r.iteration_seconds;
@@ -49,9 +60,20 @@ RankOutcome run(const RunContext& ctx) {
   out.metrics["checked"] = static_cast<double>(r.checked);
   out.metrics["wrong"] = static_cast<double>(r.wrong);
   out.metrics["error_ratio"] = r.worst_error_ratio;
+  out.metrics["sdc_mismatch"] = dissent ? 1.0 : 0.0;
   if (r.wrong > 0) {
     out.status = Status::incorrect;
     out.message = fmt::format("{} of {} checked elements wrong; first: {}", r.wrong, r.checked, r.first_wrong);
+  } else if (dissent) {
+    out.status = Status::incorrect;
+    out.message = vote.clear
+                      ? fmt::format("output checksum {:016x} differs from {:016x}, computed by the other {} of {} "
+                                    "ranks from the same inputs: silent data corruption",
+                                    r.checksum, vote.majority, checksums.size() - vote.dissenters.size(),
+                                    checksums.size())
+                      : fmt::format("output checksums disagree and no majority of the {} ranks agrees on one "
+                                    "(this rank: {:016x}): silent data corruption on at least one of them",
+                                    checksums.size(), r.checksum);
   }
   if (ctx.rank == 0) out.log = fmt::format("algorithm: {}", r.algorithm);
   return out;
@@ -69,6 +91,8 @@ BenchmarkDef make() {
        std::nullopt, std::nullopt, {"fp64", "fp32", "tf32", "bf16", "fp16"}},
       {"check_samples", ParamType::integer, std::int64_t{256},
        "elements of C checked against the double-precision reference", 1, 1e6, {}},
+      {"inject_fault_rank", ParamType::integer, std::int64_t{-1},
+       "fault injection: this rank flips one bit of its output, to prove the checks catch it (-1: none)", -1, 1e7, {}},
   };
   b.rank_metrics = {
       {"tflops", "TFLOP/s", Better::higher, "2mnk / median iteration time"},
@@ -78,6 +102,7 @@ BenchmarkDef make() {
       {"checked", "", Better::none, "elements of C checked"},
       {"wrong", "", Better::lower, "elements of C outside the tolerance"},
       {"error_ratio", "", Better::lower, "worst |error| / tolerance over checked elements"},
+      {"sdc_mismatch", "", Better::lower, "1 when this rank's output bits differ from the majority's (same inputs)"},
   };
   b.applicable = [](const Params& p, kernels::Backend backend) {
     std::string reason;

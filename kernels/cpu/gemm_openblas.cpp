@@ -3,9 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/checksum.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/pattern.hpp"
 
@@ -46,6 +49,15 @@ GemmRun run(const GemmConfig& c) {
   result.iteration_seconds = time_host(c.timing, op);
   result.algorithm = fmt::format("openblas {}gemm, {} thread(s)", sizeof(T) == 8 ? 'd' : 's',
                                  openblas_get_num_threads());
+  if (c.inject_fault) {
+    auto& victim = out[static_cast<std::size_t>(gemm_fault_element(c))];
+    using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+    Bits bits;
+    std::memcpy(&bits, &victim, sizeof bits);
+    bits ^= 1u;
+    std::memcpy(&victim, &bits, sizeof bits);
+  }
+  result.checksum = checksum_host(out.data(), out.size(), sizeof(T));
   std::vector<double> sampled;
   for (auto [i, j] : gemm_sample_points(c))
     sampled.push_back(static_cast<double>(out[static_cast<std::size_t>(i + j * c.m)]));

@@ -37,6 +37,7 @@
 
 #include "kernels/cuda/cuda_check.hpp"
 #include "kernels/cuda/cuda_raii.hpp"
+#include "kernels/checksum.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/pattern.hpp"
 
@@ -115,6 +116,30 @@ template <typename T>
 __global__ void gather_as_double(const T* c, const std::int64_t* offsets, double* values, int count) {
   const int s = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (s < count) values[s] = to_double(c[offsets[s]]);
+}
+
+// sum += checksum_term(e, bits of c[e]) over every element (order-independent, so the
+// parallel sum equals kernels::checksum_host over the same bits).
+template <typename T>
+__global__ void checksum_kernel(const T* c, std::uint64_t count, unsigned long long* sum) {
+  static_assert(sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
+  using Bits = std::conditional_t<sizeof(T) == 8, unsigned long long,
+                                  std::conditional_t<sizeof(T) == 4, unsigned int, unsigned short>>;
+  const auto* raw = reinterpret_cast<const Bits*>(c);
+  const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
+  unsigned long long local = 0;
+  for (std::uint64_t e = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; e < count; e += stride)
+    local += checksum_term(e, static_cast<std::uint64_t>(raw[e]));
+  atomicAdd(sum, local);
+}
+
+// Flips the lowest bit of c[element] (fault injection for the detector's tests).
+template <typename T>
+__global__ void flip_low_bit(T* c, std::int64_t element) {
+  using Bits = std::conditional_t<sizeof(T) == 8, unsigned long long,
+                                  std::conditional_t<sizeof(T) == 4, unsigned int, unsigned short>>;
+  auto* raw = reinterpret_cast<Bits*>(c);
+  raw[element] = static_cast<Bits>(raw[element] ^ 1u);
 }
 
 template <typename T>
@@ -335,6 +360,25 @@ GemmRun run(const GemmConfig& c) {
   result.iteration_seconds.reserve(iterations);
   for (std::size_t it = 0; it < iterations; ++it)
     result.iteration_seconds.push_back(gpu::elapsed_seconds(starts[it], stops[it]));
+
+  if (c.inject_fault) {
+    flip_low_bit<T><<<1, 1, 0, stream.get()>>>(out.as<T>(), gemm_fault_element(c));
+    GA_CUDA_CHECK(cudaGetLastError());
+  }
+  {
+    const auto elements = static_cast<std::uint64_t>(c.m) * static_cast<std::uint64_t>(c.n);
+    gpu::DeviceBuffer device_sum(sizeof(unsigned long long));
+    GA_CUDA_CHECK(cudaMemsetAsync(device_sum.get(), 0, device_sum.bytes(), stream.get()));
+    const std::uint64_t blocks =
+        std::min<std::uint64_t>((elements + kThreadsPerBlock - 1) / kThreadsPerBlock, 4096);
+    checksum_kernel<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, stream.get()>>>(
+        out.as<T>(), elements, device_sum.as<unsigned long long>());
+    GA_CUDA_CHECK(cudaGetLastError());
+    unsigned long long sum = 0;
+    GA_CUDA_CHECK(cudaMemcpyAsync(&sum, device_sum.get(), sizeof sum, cudaMemcpyDeviceToHost, stream.get()));
+    GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+    result.checksum = sum;
+  }
 
   // Copy back only the sampled elements of C (column-major: C[i,j] is element i + j*m).
   const auto points = gemm_sample_points(c);

@@ -312,6 +312,29 @@ class Verdicts(Workdir):
             self.assertEqual(list(step["per_rank"][()]["status"]), [0, 1])
             self.assertIn("rank 1", text_attr(step, "reason"))
 
+    def test_silent_data_corruption_is_named(self):
+        campaign = self.write("c.yaml", """\
+            campaign: sdc
+            defaults: {warmup: 0, iterations: 2}
+            benchmarks:
+              - benchmark: gemm
+                params: {m: 64, n: 64, k: 64, dtype: fp64, inject_fault_rank: [-1, 1]}
+            """)
+        out = self.path("s.h5")
+        result = mpirun(3, "run", campaign, "-o", out)
+        self.assertExit(result, 1)
+        self.assertIn("silent data corruption", result.stdout)
+        with h5py.File(out, "r") as f:
+            clean, faulty = steps_in_order(f)
+            self.assertEqual(text_attr(clean, "status"), "ok")
+            self.assertEqual(list(clean["per_rank"][()]["sdc_mismatch"]), [0, 0, 0])
+            self.assertEqual(text_attr(faulty, "status"), "incorrect")
+            rows = faulty["per_rank"][()]
+            self.assertEqual(list(rows["sdc_mismatch"]), [0, 1, 0])
+            self.assertEqual(list(rows["status"]), [0, 1, 0])
+            self.assertEqual(list(rows["wrong"]), [0, 0, 0])  # inside the tolerance: only the checksum sees it
+            self.assertRegex(text_attr(faulty, "reason"), r"^rank 1 \(host .*differs from .* 2 of 3 ranks")
+
     def test_step_error_exit_3(self):
         campaign = self.write("c.yaml", """\
             campaign: broken
