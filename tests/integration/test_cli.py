@@ -211,6 +211,29 @@ class LocalCampaign(Workdir):
             ar = [s for s in steps_in_order(f) if text_attr(s, "benchmark") == "allreduce"][0]
             self.assertTrue(np.all(ar["points"][()]["busbw_oop"] == 0))  # 2(n-1)/n = 0 for one rank
 
+    def test_stream_two_ranks(self):
+        campaign = self.write("s.yaml", """\
+            campaign: stream
+            benchmarks:
+              - benchmark: stream
+                params: {bytes: 4M, warmup: 1, iterations: 4}
+            """)
+        out = self.path("s.h5")
+        result = mpirun(2, "run", campaign, "-o", out)
+        self.assertExit(result, 0)
+        self.assertRegex(result.stdout, r"\[1/1\] stream .* OK  triad_gbps min [\d.]+")
+        with h5py.File(out, "r") as f:
+            step = steps_in_order(f)[0]
+            rows = step["per_rank"][()]
+            self.assertEqual(list(rows["wrong"]), [0, 0])
+            for kernel, arrays in (("copy", 2), ("scale", 2), ("add", 3), ("triad", 3)):
+                self.assertTrue(np.all(rows[f"{kernel}_gbps"] >= rows[f"{kernel}_gbps_median"]))
+            # triad GB/s is 3 arrays x 8 B x elements over the best triad iteration time.
+            iters = step["samples/iteration_time"][()]
+            self.assertEqual(iters.shape, (2, 4))
+            np.testing.assert_allclose(rows["triad_gbps"], 3 * 4 * 2**20 / iters.min(axis=1) / 1e9, rtol=1e-9)
+            self.assertEqual(step["samples/kernel_time"].shape, (4, 4))
+
     @unittest.skipUnless(H5DUMP, "h5dump is not installed (hdf5-tools)")
     def test_h5dump_reads_results(self):
         out, _ = self.run_tiny(2)
