@@ -4,17 +4,28 @@
 #include <fmt/format.h>
 #include <mpi.h>
 
+#include <glob.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
+#include <set>
 
 #include "harness/campaign.hpp"
 #include "harness/execute.hpp"
 #include "harness/plan.hpp"
 #include "harness/version.hpp"
 #include "kernels/backend.hpp"
+#include "results/compare.hpp"
 #include "results/contract.hpp"
 #include "results/evaluate.hpp"
+#include "results/report.hpp"
 #include "results/stats.hpp"
 #include "results/store.hpp"
 #include "suites/registry.hpp"
@@ -83,42 +94,302 @@ int command_plan(const std::string& path, int ranks, const std::string& backend_
   }
   const auto backend = local_backend(campaign.backend);
   const int n = ranks > 0 ? ranks : ranks_from_launcher();
-  std::cout << format_plan(campaign, plan(campaign, registry, backend, n), backend, n);
+  const std::vector<Step> steps = plan(campaign, registry, backend, n);
+  if (!campaign.contract_path.empty()) {
+    // A selector that matches none of the planned steps is a typo: say so before anything runs.
+    std::vector<PlannedStep> planned;
+    for (const auto& s : steps) planned.push_back(PlannedStep{s.benchmark, s.params});
+    check_selectors(load_contract(read_text_file(campaign.contract_path), campaign.contract_path), planned);
+  }
+  std::cout << format_plan(campaign, steps, backend, n);
   return 0;
 }
 
-int command_check(const std::string& path, const std::string& contract_override, std::size_t max_evidence) {
-  const ResultsFile file = read_results(path);
-  for (const auto& note : file.notes) std::cerr << "gpuaccept: note: " << note << '\n';
+bool use_color(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* term = std::getenv("TERM");
+  return isatty(fileno(stdout)) && std::getenv("NO_COLOR") == nullptr && !(term && std::string(term) == "dumb");
+}
+
+struct CheckOptions {
+  std::string path;
+  std::string contract;
+  std::size_t max_evidence = 5;
+  std::string quarantine;  // file for the hosts to drain; "" for none
+  std::string as_of;       // date waivers are judged on
+  std::string color = "auto";
+};
+
+// Reads a results file and the contract that judges it (given, or stored in the file), and
+// adds the steps the stored campaign plans but the file lacks as missing.
+struct Judged {
+  ResultsFile file;
   Contract contract;
-  std::string source;
+  std::string source;  // where the contract came from; "" when there is none
+  std::vector<StepResult> steps;
+};
+
+Judged load_judged(const std::string& path, const std::string& contract_override) {
+  Judged j;
+  j.file = read_results(path);
+  for (const auto& note : j.file.notes) std::cerr << "gpuaccept: note: " << note << '\n';
   if (!contract_override.empty()) {
-    contract = load_contract(read_text_file(contract_override), contract_override);
-    source = contract_override;
-  } else if (!file.run.contract_yaml.empty()) {
-    source = fmt::format("{} (as stored in {})", file.run.contract_path, path);
-    contract = load_contract(file.run.contract_yaml, file.run.contract_path + " (stored)");
+    j.contract = load_contract(read_text_file(contract_override), contract_override);
+    j.source = contract_override;
+  } else if (!j.file.run.contract_yaml.empty()) {
+    j.source = fmt::format("{} (as stored in {})", j.file.run.contract_path, path);
+    j.contract = load_contract(j.file.run.contract_yaml, j.file.run.contract_path + " (stored)");
   }
-  validate(contract, suites::Registry::instance().catalog());
-  std::cout << fmt::format("results {}: campaign {} on {}, {} rank(s), {} step(s), {}\n", path, file.run.campaign,
-                           file.run.system, file.run.rank_count, file.steps.size(),
-                           file.run.end_time > 0 ? "complete" : "INCOMPLETE (the run did not finish)");
-  if (source.empty()) std::cout << "no contract given or stored: only correctness and step status are judged\n";
-  else std::cout << fmt::format("contract {} from {}\n", contract.name, source);
-  // Steps the stored campaign plans but the file lacks are judged as missing, not ignored.
-  std::vector<StepResult> steps = file.steps;
+  validate(j.contract, suites::Registry::instance().catalog());
+  // Steps the stored campaign plans but the file lacks are judged as missing, not ignored. A
+  // file without a stored campaign (written by another tool) has nothing to re-plan.
+  j.steps = j.file.steps;
+  if (j.file.run.campaign_yaml.empty()) return j;
   try {
-    const Campaign campaign = load_campaign(file.run.campaign_yaml, file.run.campaign_path + " (stored)",
+    const Campaign campaign = load_campaign(j.file.run.campaign_yaml, j.file.run.campaign_path + " (stored)",
                                             suites::Registry::instance());
-    add_missing_steps(campaign, suites::Registry::instance(), steps);
+    add_missing_steps(campaign, suites::Registry::instance(), j.steps);
   } catch (const InputError& e) {
     std::cerr << "gpuaccept: warning: cannot re-plan the stored campaign, so missing steps are not listed: "
               << e.what() << '\n';
   }
+  return j;
+}
+
+std::string checked_date(const std::string& date) {
+  if (!date.empty() && !is_iso_date(date))
+    throw InputError(fmt::format("--as-of: expected a date as YYYY-MM-DD, found '{}'", date));
+  return date;
+}
+
+void write_quarantine(const std::string& target, const Verdict& verdict) {
+  const std::vector<std::string> hosts = verdict.quarantine_hosts();
+  std::ofstream out(target, std::ios::trunc);
+  for (const auto& h : hosts) out << h << '\n';
+  out.close();
+  if (!out) throw InputError(fmt::format("--quarantine: cannot write {}", target));
+  std::cout << fmt::format("quarantine: {} host{} written to {}\n", hosts.size(), hosts.size() == 1 ? "" : "s", target);
+}
+
+int command_check(const CheckOptions& o) {
   EvaluateOptions options;
-  options.max_evidence = max_evidence;
-  const Verdict verdict = evaluate(contract, file.run, steps, options);
-  print_verdict(std::cout, verdict);
+  options.max_evidence = o.max_evidence;
+  options.today = checked_date(o.as_of);
+  const Judged j = load_judged(o.path, o.contract);
+  const RunInfo& run = j.file.run;
+  std::cout << fmt::format("results {}: campaign {} on {}, {} rank(s), {} step(s), {}\n", o.path, run.campaign,
+                           run.system, run.rank_count, j.file.steps.size(),
+                           run.end_time > 0 ? "complete" : "INCOMPLETE (the run did not finish)");
+  if (j.source.empty()) std::cout << "no contract given or stored: only correctness and step status are judged\n";
+  else std::cout << fmt::format("contract {} from {}\n", j.contract.name, j.source);
+  const Verdict verdict = evaluate(j.contract, run, j.steps, options);
+  print_verdict(std::cout, verdict, PrintOptions{use_color(o.color)});
+  if (!o.quarantine.empty()) write_quarantine(o.quarantine, verdict);
+  return verdict.exit_code();
+}
+
+// ---- compare and calibrate -------------------------------------------------------------------
+
+// Expands shell patterns ourselves, so that a quoted 'results/nightly-*.h5' works (and a
+// directory of thousands of files does not meet the shell's argument limit). Sorted, each once.
+std::vector<std::string> expand_patterns(const std::vector<std::string>& patterns) {
+  std::set<std::string> files;
+  for (const auto& pattern : patterns) {
+    glob_t g{};
+    const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+    if (rc == 0) {
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) files.insert(g.gl_pathv[i]);
+    }
+    globfree(&g);
+    if (rc == GLOB_NOMATCH) throw InputError(fmt::format("no file matches '{}'", pattern));
+    if (rc != 0) throw InputError(fmt::format("cannot expand '{}'", pattern));
+  }
+  return {files.begin(), files.end()};
+}
+
+PointKeys point_keys_of_registry() {
+  PointKeys keys;
+  for (const auto& b : suites::Registry::instance().catalog()) keys[b.name] = b.point_keys;
+  return keys;
+}
+
+RunMetrics metrics_of_file(const std::string& path, const std::vector<std::string>& only_metrics) {
+  const ResultsFile file = read_results(path);
+  for (const auto& note : file.notes) std::cerr << "gpuaccept: note: " << note << '\n';
+  return extract_metrics(path, file.run, file.steps, point_keys_of_registry(), only_metrics);
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec);
+}
+
+// The runs matched by the patterns, read one at a time (only their figures are kept); files that
+// cannot be read are named and left out, since one damaged night must not stop the comparison.
+std::vector<RunMetrics> metrics_of_patterns(const std::vector<std::string>& patterns, const std::string& exclude,
+                                            const std::vector<std::string>& only_metrics) {
+  std::vector<RunMetrics> runs;
+  for (const auto& path : expand_patterns(patterns)) {
+    if (!exclude.empty() && same_file(path, exclude)) continue;
+    try {
+      runs.push_back(metrics_of_file(path, only_metrics));
+    } catch (const StoreError& e) {
+      std::cerr << "gpuaccept: warning: left out of the baseline: " << e.what() << '\n';
+    }
+  }
+  return runs;
+}
+
+struct CompareCli {
+  std::vector<std::string> files;
+  std::vector<std::string> baseline;
+  std::size_t last = 10;
+  double tolerance = 0.05;
+  double mad_k = 3;
+  std::size_t min_runs = 3;
+  std::string tolerances;
+  std::vector<std::string> metrics;
+  bool all = false;
+  std::string color = "auto";
+};
+
+int command_compare(const CompareCli& o) {
+  const PrintOptions print{use_color(o.color)};
+  if (o.baseline.empty()) {
+    if (o.files.size() != 2)
+      throw InputError("compare: give two results files (phase A, phase B), or --baseline PATTERN and one results file");
+    const RunMetrics a = metrics_of_file(o.files[0], o.metrics);
+    const RunMetrics b = metrics_of_file(o.files[1], o.metrics);
+    print_phases(std::cout, compare_phases(a, b), print);
+    return 0;
+  }
+  if (o.files.size() != 1)
+    throw InputError(fmt::format("compare --baseline: give exactly one results file to compare, found {}", o.files.size()));
+  CompareOptions options;
+  options.last = std::max<std::size_t>(o.last, 1);
+  options.relative = o.tolerance;
+  options.mad_k = o.mad_k;
+  options.min_runs = std::max<std::size_t>(o.min_runs, 1);
+  if (!o.tolerances.empty()) options.tolerances = load_tolerances(read_text_file(o.tolerances), o.tolerances);
+  const RunMetrics current = metrics_of_file(o.files[0], o.metrics);
+  std::vector<RunMetrics> baseline = metrics_of_patterns(o.baseline, o.files[0], o.metrics);
+  if (baseline.empty()) throw InputError("compare --baseline: no readable baseline run (other than the current one)");
+  const RegressionReport report = compare_to_baseline(std::move(baseline), current, options);
+  print_regressions(std::cout, report, o.all, print);
+  return report.exit_code();
+}
+
+struct CalibrateCli {
+  std::vector<std::string> patterns;
+  std::string output;
+  double factor = 2;
+  double floor = 0.01;
+  std::size_t min_runs = 3;
+  std::vector<std::string> metrics;
+};
+
+int command_calibrate(const CalibrateCli& o) {
+  const std::vector<RunMetrics> runs = metrics_of_patterns(o.patterns, "", o.metrics);
+  CalibrateOptions options;
+  options.factor = o.factor;
+  options.floor = o.floor;
+  options.min_runs = std::max<std::size_t>(o.min_runs, 2);
+  const std::vector<Tolerance> tolerances = calibrate(runs, options);
+  double first = 0, last = 0;
+  for (const auto& r : runs) {
+    if (first == 0 || r.run.start_time < first) first = r.run.start_time;
+    last = std::max(last, r.run.start_time);
+  }
+  const std::string header = fmt::format(
+      "Proposed by gpuaccept calibrate from {} runs ({} .. {}).\n"
+      "relative = max({:g}, {:g} x p95 of the run-to-run coefficient of variation) over the configurations\n"
+      "(keys) of each benchmark, metric and message-size band. Review, then: gpuaccept compare --tolerances FILE",
+      runs.size(), iso_time(first), iso_time(last), options.floor, options.factor);
+  const std::string text = tolerances_yaml(tolerances, header);
+  if (o.output.empty() || o.output == "-") {
+    std::cout << text;
+  } else {
+    std::ofstream out(o.output, std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) throw InputError(fmt::format("cannot write {}", o.output));
+    std::cout << fmt::format("{} tolerance{} from {} runs written to {}\n", tolerances.size(),
+                             tolerances.size() == 1 ? "" : "s", runs.size(), o.output);
+  }
+  return 0;
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+struct ReportCli {
+  CheckOptions check;
+  std::string html, markdown, junit, json, csv;
+  std::string step, table = "per_rank";
+  std::vector<std::string> baseline;
+  std::size_t last = 10;
+  std::string tolerances;
+  bool quiet = false;
+};
+
+template <typename Write>
+void write_output(const std::string& path, const char* what, Write&& write) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  if (!out) throw InputError(fmt::format("cannot write the {} to {}", what, path));
+  write(out);
+  out.close();
+  if (!out) throw InputError(fmt::format("cannot write the {} to {}", what, path));
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  std::cout << fmt::format("{} written to {} ({} bytes)\n", what, path, ec ? 0 : bytes);
+}
+
+int command_report(const ReportCli& o) {
+  if (!o.csv.empty() && o.step.empty())
+    throw InputError("--csv needs --step ID: a CSV file holds one table of one step (see `gpuaccept show RESULTS`)");
+  EvaluateOptions options;
+  options.max_evidence = o.check.max_evidence;
+  options.today = checked_date(o.check.as_of);
+  const Judged j = load_judged(o.check.path, o.check.contract);
+  if (!o.step.empty()) {
+    const bool found = std::any_of(j.file.steps.begin(), j.file.steps.end(), [&](const StepResult& s) { return s.id == o.step; });
+    if (!found)
+      throw InputError(fmt::format("{}: no step with id '{}' (run `gpuaccept show {}` for the list)", o.check.path, o.step,
+                                   o.check.path));
+  }
+  const Verdict verdict = evaluate(j.contract, j.file.run, j.steps, options);
+  std::optional<RegressionReport> history;
+  if (!o.baseline.empty()) {
+    CompareOptions compare;
+    compare.last = std::max<std::size_t>(o.last, 1);
+    if (!o.tolerances.empty()) compare.tolerances = load_tolerances(read_text_file(o.tolerances), o.tolerances);
+    const PointKeys keys = point_keys_of_registry();
+    std::vector<RunMetrics> baseline = metrics_of_patterns(o.baseline, o.check.path, {});
+    if (baseline.empty()) throw InputError("report --baseline: no readable baseline run (other than this one)");
+    history = compare_to_baseline(std::move(baseline), extract_metrics(o.check.path, j.file.run, j.file.steps, keys), compare);
+  }
+  if (!o.quiet) print_verdict(std::cout, verdict, PrintOptions{use_color(o.check.color)});
+  ReportInput in;
+  in.results_path = o.check.path;
+  in.run = &j.file.run;
+  in.steps = &j.steps;
+  in.verdict = &verdict;
+  in.contract = &j.contract;
+  in.contract_source = j.source;
+  in.history = history ? &*history : nullptr;
+  if (!o.html.empty()) write_output(o.html, "HTML report", [&](std::ostream& out) { write_html(out, in); });
+  if (!o.markdown.empty()) write_output(o.markdown, "Markdown report", [&](std::ostream& out) { write_markdown(out, in); });
+  if (!o.junit.empty()) write_output(o.junit, "JUnit XML", [&](std::ostream& out) { write_junit(out, in); });
+  if (!o.json.empty()) write_output(o.json, "JSON export", [&](std::ostream& out) { write_json(out, in, o.step); });
+  if (!o.csv.empty()) {
+    for (const auto& s : j.file.steps) {
+      if (s.id != o.step) continue;
+      const Table& t = o.table == "points" ? s.points : s.per_rank;
+      if (t.columns.empty())
+        throw InputError(fmt::format("step {} has no {} table", o.step, o.table));
+      write_output(o.csv, "CSV export", [&](std::ostream& out) { write_csv(out, j.file.run, s, o.table); });
+    }
+  }
   return verdict.exit_code();
 }
 
@@ -258,12 +529,17 @@ int main_cli(int argc, char** argv) {
   planc->add_option("-n,--ranks", plan_ranks, "ranks the estimate assumes (default: from the launcher, else 1)");
   planc->add_option("--backend", plan_backend, "override the campaign's backend")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 
-  std::string check_path, check_contract;
-  std::size_t check_evidence = 5;
+  CheckOptions check_options;
   auto* check = app.add_subcommand("check", "Judge a stored results file again (with its stored contract, or another)");
-  check->add_option("results", check_path, "results file (.h5)")->required();
-  check->add_option("-c,--contract", check_contract, "contract YAML (default: the one stored in the results)");
-  check->add_option("--max-evidence", check_evidence, "worst members listed per failed criterion");
+  check->add_option("results", check_options.path, "results file (.h5)")->required();
+  check->add_option("-c,--contract", check_options.contract, "contract YAML (default: the one stored in the results)");
+  check->add_option("--max-evidence", check_options.max_evidence, "worst members listed per failed criterion");
+  check->add_option("--quarantine", check_options.quarantine,
+                    "write the hosts that fail a per-rank or per-node criterion to this file, one per line "
+                    "(for scontrol update state=drain, or a Slurm exclude list)");
+  check->add_option("--as-of", check_options.as_of, "judge waivers as on this date, YYYY-MM-DD (default: today, UTC)");
+  check->add_option("--color", check_options.color, "colour the verdict: auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
 
   std::string show_path, show_step;
   std::size_t show_rows = 32;
@@ -275,6 +551,67 @@ int main_cli(int argc, char** argv) {
   std::string list_only;
   auto* list = app.add_subcommand("list", "List the registered benchmarks, their parameters and metrics");
   list->add_option("benchmark", list_only, "only this benchmark");
+
+  CompareCli compare_options;
+  auto* compare = app.add_subcommand(
+      "compare", "Nightly regression against a baseline of earlier runs, or phase A against phase B");
+  compare->add_option("results", compare_options.files, "results file (with --baseline), or two: phase A and phase B")
+      ->required();
+  compare->add_option("-b,--baseline", compare_options.baseline,
+                      "earlier runs: a file or a quoted pattern, e.g. 'results/nightly-*.h5' (repeatable)")
+      ->allow_extra_args(false);
+  compare->add_option("--last", compare_options.last, "baseline: the last N runs by start time")->capture_default_str();
+  compare->add_option("--tolerance", compare_options.tolerance, "relative tolerance where no tolerances file names the metric")
+      ->capture_default_str();
+  compare->add_option("--mad", compare_options.mad_k, "and k robust deviations (1.4826 x MAD) of the baseline")
+      ->capture_default_str();
+  compare->add_option("--min-runs", compare_options.min_runs, "baseline runs needed before a change is flagged")
+      ->capture_default_str();
+  compare->add_option("--tolerances", compare_options.tolerances, "per-metric tolerances, as `gpuaccept calibrate` writes them");
+  compare->add_option("-m,--metric", compare_options.metrics, "only this metric (repeatable)")
+      ->allow_extra_args(false);
+  compare->add_flag("--all", compare_options.all, "list every metric, not only the changed ones");
+  compare->add_option("--color", compare_options.color, "auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  compare->footer("Exit status: 1 when a metric regressed (with --baseline), 0 otherwise, 2 bad input.\n"
+                  "Examples:\n  gpuaccept compare --baseline 'results/nightly-*.h5' tonight.h5\n"
+                  "  gpuaccept compare phase1.h5 phase2.h5");
+
+  ReportCli report_options;
+  auto* report = app.add_subcommand("report", "Write reports of a judged results file: HTML, Markdown, JUnit XML, JSON, CSV");
+  report->add_option("results", report_options.check.path, "results file (.h5)")->required();
+  report->add_option("-c,--contract", report_options.check.contract, "contract YAML (default: the one stored in the results)");
+  report->add_option("--html", report_options.html, "a self-contained HTML page with plots");
+  report->add_option("--markdown", report_options.markdown, "a Markdown summary (for a wiki or a merge request)");
+  report->add_option("--junit", report_options.junit, "JUnit XML: one test case per criterion and per step (Jenkins, GitLab)");
+  report->add_option("--json", report_options.json, "the run, the verdict and every step's tables (or --step's) as JSON");
+  report->add_option("--csv", report_options.csv, "one table of one step as CSV (needs --step)");
+  report->add_option("-s,--step", report_options.step, "the step to export (--json, --csv)");
+  report->add_option("--table", report_options.table, "which table of the step for --csv")
+      ->check(CLI::IsMember({"per_rank", "points"}))
+      ->capture_default_str();
+  report->add_option("-b,--baseline", report_options.baseline, "earlier runs for the nightly history plots (file or quoted pattern)")
+      ->allow_extra_args(false);
+  report->add_option("--last", report_options.last, "baseline: the last N runs")->capture_default_str();
+  report->add_option("--tolerances", report_options.tolerances, "per-metric tolerances for the history (from calibrate)");
+  report->add_option("--max-evidence", report_options.check.max_evidence, "worst members listed per failed criterion");
+  report->add_option("--as-of", report_options.check.as_of, "judge waivers as on this date, YYYY-MM-DD");
+  report->add_option("--color", report_options.check.color, "auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  report->add_flag("-q,--quiet", report_options.quiet, "do not print the verdict table");
+  report->footer("Exit status as for check: 0 pass, 1 a criterion failed, 2 bad input, 3 a step broke.\n"
+                 "Example: gpuaccept report run.h5 --html run.html --junit run.xml");
+
+  CalibrateCli calibrate_options;
+  auto* calibratec = app.add_subcommand("calibrate", "Propose per-metric tolerances from the run-to-run spread of earlier runs");
+  calibratec->add_option("results", calibrate_options.patterns, "results files or quoted patterns, e.g. 'results/*.h5'")
+      ->required();
+  calibratec->add_option("-o,--output", calibrate_options.output, "write the tolerances here (default: standard output)");
+  calibratec->add_option("--factor", calibrate_options.factor, "tolerance = factor x p95 of the cv")->capture_default_str();
+  calibratec->add_option("--floor", calibrate_options.floor, "but at least this")->capture_default_str();
+  calibratec->add_option("--min-runs", calibrate_options.min_runs, "runs a figure needs to be calibrated")->capture_default_str();
+  calibratec->add_option("-m,--metric", calibrate_options.metrics, "only this metric (repeatable)")
+      ->allow_extra_args(false);
 
   try {
     app.parse(argc, argv);
@@ -295,9 +632,12 @@ int main_cli(int argc, char** argv) {
       return command_run(run_options);
     }
     if (*planc) return command_plan(plan_path, plan_ranks, plan_backend);
-    if (*check) return command_check(check_path, check_contract, check_evidence);
+    if (*check) return command_check(check_options);
     if (*show) return command_show(show_path, show_step, show_rows);
     if (*list) return command_list(list_only);
+    if (*compare) return command_compare(compare_options);
+    if (*calibratec) return command_calibrate(calibrate_options);
+    if (*report) return command_report(report_options);
   } catch (const InputError& e) {
     std::cerr << "gpuaccept: error: " << e.what() << '\n';
     return kUsage;

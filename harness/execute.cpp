@@ -307,6 +307,10 @@ int run_campaign(const RunOptions& options) {
       contract_text = read_text_file(contract_path);
       contract = load_contract(contract_text, contract_path);
       validate(contract, registry.catalog());
+      // A selector that matches none of the planned steps is a typo: say so before running.
+      std::vector<PlannedStep> planned;
+      for (const auto& s : plan(campaign, registry, Backend::cpu, 1)) planned.push_back(PlannedStep{s.benchmark, s.params});
+      check_selectors(contract, planned);
     }
   } catch (const InputError& e) {
     valid = {2, fmt::format("gpuaccept: error: {}", e.what())};
@@ -529,7 +533,7 @@ int run_campaign(const RunOptions& options) {
     std::cout << '\n';
     if (contract_path.empty()) std::cout << "no contract: only correctness and step status are judged\n";
     else std::cout << fmt::format("contract {} ({})\n", contract.name, contract_path);
-    print_verdict(std::cout, verdict);
+    print_verdict(std::cout, verdict, PrintOptions{isatty(STDOUT_FILENO) != 0});
     std::cout << fmt::format("results: {}\n", opened.message) << std::flush;
     code = std::max(code, verdict.exit_code());
   }

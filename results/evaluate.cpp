@@ -855,8 +855,8 @@ std::string detail_of(const CriterionVerdict& v) {
   const auto scope = scope_from_string(v.scope).value_or(Scope::rank);
   const std::string members = plural(v.members, scope_singular(scope), scope_plural(scope));
   if (v.kind == "outliers") {
-    return fmt::format("({}, {} of {} outside {} of their peers)", what, format_figure(v.measured),
-                       members, v.bound);
+    return fmt::format("({}, {} of {} {})", what, format_figure(v.measured), members,
+                       v.measured == 1 ? "is an outlier" : "are outliers");
   }
   if (v.kind == "scaling") return fmt::format("({}, {} at two scales)", what, v.combine);
   if (scope == Scope::rank) {

@@ -437,6 +437,9 @@ class BadInput(Workdir):
         self.expect_input_error("c1.yaml", campaign, r"contract\.yaml:5:13: .*tflopz")
         self.write("contract.yaml", "contract: x\ncriteria:\n  - id: a\n    benchmark: gemm\n    metric: tflops\n    bound: {min: 2, max: 1}\n")
         self.expect_input_error("c2.yaml", campaign, r"contract\.yaml:6:\d+: .*min.*max")
+        self.write("contract.yaml", "contract: x\ncriteria:\n  - id: a\n    benchmark: gemm\n    select: {dtype: fp8}\n"
+                   "    metric: tflops\n    bound: {min: 1}\n")
+        self.expect_input_error("c3.yaml", campaign, r"contract\.yaml:5:5: criterion 'a': select matches none")
 
     def test_results_file_errors(self):
         not_hdf5 = self.write("notes.h5", "this is not HDF5\n")
