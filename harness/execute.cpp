@@ -233,6 +233,15 @@ int settle(const Group& world, Decision& d) {
   return d.code;
 }
 
+// Colour only on a terminal the user is looking at. Launchers (Open MPI's I/O forwarding,
+// srun --pty) give ranks a pseudo-terminal even when their own output goes to a file or a
+// pipe, so under a launcher there is no colour; NO_COLOR turns it off everywhere.
+bool colour_wanted() {
+  for (const char* var : {"NO_COLOR", "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"})
+    if (std::getenv(var)) return false;
+  return isatty(STDOUT_FILENO) != 0;
+}
+
 std::string join_lines(const std::set<std::string>& ids) {
   std::string out;
   for (const auto& id : ids) out += id + "\n";
@@ -533,7 +542,7 @@ int run_campaign(const RunOptions& options) {
     std::cout << '\n';
     if (contract_path.empty()) std::cout << "no contract: only correctness and step status are judged\n";
     else std::cout << fmt::format("contract {} ({})\n", contract.name, contract_path);
-    print_verdict(std::cout, verdict, PrintOptions{isatty(STDOUT_FILENO) != 0});
+    print_verdict(std::cout, verdict, PrintOptions{colour_wanted()});
     std::cout << fmt::format("results: {}\n", opened.message) << std::flush;
     code = std::max(code, verdict.exit_code());
   }
