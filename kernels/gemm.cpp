@@ -119,16 +119,26 @@ bool gemm_supported(Backend backend, DType dtype, std::string* reason) {
   return false;
 }
 
-GemmRun run_gemm(Backend backend, const GemmConfig& config) {
+std::unique_ptr<GemmSession> open_gemm_session(Backend backend, const GemmConfig& config) {
   std::string reason;
   if (!gemm_supported(backend, config.dtype, &reason)) throw KernelError(reason);
   if (config.m <= 0 || config.n <= 0 || config.k <= 0)
     throw KernelError(fmt::format("gemm: m, n and k must be positive (got {}, {}, {})", config.m,
                                   config.n, config.k));
 #if defined(GPUACCEPT_HAVE_CUDA)
-  if (backend == Backend::cuda) return detail::run_gemm_cuda(config);
+  if (backend == Backend::cuda) return detail::open_gemm_session_cuda(config);
 #endif
-  return detail::run_gemm_cpu(config);
+  return detail::open_gemm_session_cpu(config);
+}
+
+GemmRun run_gemm(Backend backend, const GemmConfig& config) {
+  const auto session = open_gemm_session(backend, config);
+  GemmRun result;
+  result.algorithm = session->algorithm();
+  result.workspace_bytes = session->workspace_bytes();
+  result.iteration_seconds = session->time_iterations(config.timing);
+  session->verify(result);
+  return result;
 }
 
 }  // namespace gpuaccept::kernels

@@ -10,7 +10,9 @@
 // accumulation precision and u_out the output precision.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,7 +52,54 @@ struct GemmRun {
 bool gemm_supported(Backend backend, DType dtype, std::string* reason);
 
 // Runs, times and checks one GEMM configuration. Throws KernelError on library failures.
+// It is open_gemm_session + time_iterations(config.timing) + verify.
 GemmRun run_gemm(Backend backend, const GemmConfig& config);
+
+// One GEMM configuration set up once (inputs filled, algorithm chosen, workspace allocated)
+// and then run as often as wanted: run_gemm times a few iterations of it, burnin keeps it busy
+// for minutes. Every run overwrites C with the same product (beta = 0), so verify() checks the
+// result of whichever run came last. Throws KernelError on library failures.
+class GemmSession {
+ public:
+  virtual ~GemmSession() = default;
+  GemmSession(const GemmSession&) = delete;
+  GemmSession& operator=(const GemmSession&) = delete;
+
+  const GemmConfig& config() const { return config_; }
+  // What runs: "openblas sgemm, 4 thread(s)", "cublasLt algo 6 tile 128x256 ...".
+  const std::string& algorithm() const { return algorithm_; }
+  std::int64_t workspace_bytes() const { return workspace_bytes_; }
+  // Seconds per GEMM of each algorithm candidate measured at set-up, in the library's order
+  // (+infinity for one that could not run); empty when there is nothing to choose (OpenBLAS).
+  // The session starts with the fastest; ranks that must agree on one algorithm (the bits of C
+  // depend on it) can combine these figures and choose() the same candidate everywhere.
+  const std::vector<double>& candidate_seconds() const { return candidate_seconds_; }
+  virtual void choose(std::size_t candidate) = 0;
+
+  // `policy.warmup` untimed GEMMs, then the seconds of each of `policy.iterations` GEMMs.
+  virtual std::vector<double> time_iterations(const TimingPolicy& policy) = 0;
+  // Queues a batch of `gemms` GEMMs back to back: returns at once where the device runs
+  // asynchronously (CUDA), after the batch where it does not (CPU).
+  virtual void submit(int gemms) = 0;
+  // Waits for the oldest queued batch and returns its seconds (device events on GPU,
+  // steady_clock on CPU). Only call with a batch in flight.
+  virtual double wait_oldest() = 0;
+  virtual std::size_t in_flight() const = 0;
+  // Checks C as run_gemm does: fault injection (config.inject_fault), the checksum of all of C,
+  // the sampled elements against the reference. Fills checksum, checked, wrong, first_wrong and
+  // worst_error_ratio of `run`.
+  virtual void verify(GemmRun& run) = 0;
+
+ protected:
+  explicit GemmSession(const GemmConfig& config) : config_(config) {}
+  GemmConfig config_;
+  std::string algorithm_;
+  std::int64_t workspace_bytes_ = 0;
+  std::vector<double> candidate_seconds_;
+};
+
+// Validates the configuration (gemm_supported, positive sizes) and sets a session up.
+std::unique_ptr<GemmSession> open_gemm_session(Backend backend, const GemmConfig& config);
 
 // Shared by every backend: reference and tolerance for one element of C.
 struct GemmReference {
@@ -70,9 +119,9 @@ std::int64_t gemm_fault_element(const GemmConfig& config);
 void gemm_check(const GemmConfig& config, const std::vector<double>& sampled_values, GemmRun& run);
 
 namespace detail {
-GemmRun run_gemm_cpu(const GemmConfig& config);
+std::unique_ptr<GemmSession> open_gemm_session_cpu(const GemmConfig& config);
 #if defined(GPUACCEPT_HAVE_CUDA)
-GemmRun run_gemm_cuda(const GemmConfig& config);
+std::unique_ptr<GemmSession> open_gemm_session_cuda(const GemmConfig& config);
 int cuda_device_count_impl(std::string* why);
 DeviceInfo describe_cuda_device(int ordinal);
 std::map<std::string, std::string> cuda_library_versions();

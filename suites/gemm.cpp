@@ -19,6 +19,7 @@
 #include "kernels/checksum.hpp"
 #include "kernels/gemm.hpp"
 #include "results/stats.hpp"
+#include "suites/agree.hpp"
 #include "suites/registry.hpp"
 
 namespace gpuaccept::suites {
@@ -46,7 +47,13 @@ RankOutcome run(const RunContext& ctx) {
   cfg.device = ctx.device;
   cfg.cpu_threads = ctx.cpu_threads;
 
-  const kernels::GemmRun r = kernels::run_gemm(ctx.backend, cfg);
+  const auto session = kernels::open_gemm_session(ctx.backend, cfg);
+  agree_on_algorithm(ctx.group, *session);  // same algorithm, so the same bits, everywhere
+  kernels::GemmRun r;
+  r.algorithm = session->algorithm();
+  r.workspace_bytes = session->workspace_bytes();
+  r.iteration_seconds = session->time_iterations(cfg.timing);
+  session->verify(r);
   const auto checksums = ctx.group.allgather(r.checksum);
   const auto vote = kernels::majority_of(checksums);
   const bool dissent = std::find(vote.dissenters.begin(), vote.dissenters.end(), ctx.rank) != vote.dissenters.end();

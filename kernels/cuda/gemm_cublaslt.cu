@@ -3,6 +3,8 @@
 // Measures: the time of one cublasLtMatmul with the fastest of up to 8 algorithms that the
 // cuBLASLt heuristic proposes for this shape (64 MiB workspace), each iteration between its
 // own pair of CUDA events on one stream. FLOPs per iteration = 2 m n k (kernels/gemm.hpp).
+// Set up once as a GemmSession: run_gemm times single GEMMs; burnin queues batches of GEMMs,
+// each batch between one event pair, two batches in flight so that the GPU never waits.
 //
 //   dtype  storage (A, B, C)  compute                        scale
 //   fp64   CUDA_R_64F         CUBLAS_COMPUTE_64F             CUDA_R_64F
@@ -28,7 +30,9 @@
 #include <array>
 #include <cstdio>
 #include <cstdint>
+#include <deque>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -252,7 +256,7 @@ std::string shown(const std::optional<V>& value, Name name) {
   return value ? std::string(name(*value)) : std::string("?");
 }
 
-std::string describe(const cublasLtMatmulHeuristicResult_t& chosen, int candidates) {
+std::string describe(const cublasLtMatmulHeuristicResult_t& chosen, const std::string& how_chosen) {
   const auto& algo = chosen.algo;
   const auto number = [](auto v) { return std::to_string(v); };
   std::array<char, 32> waves{};
@@ -269,150 +273,225 @@ std::string describe(const cublasLtMatmulHeuristicResult_t& chosen, int candidat
       " inner-shape ", shown(algo_config<std::uint16_t>(algo, CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID), number),
       " cluster ",
       shown(algo_config<std::uint16_t>(algo, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID), cluster_name),
-      " waves ", waves.data(), " (fastest of ", candidates, " heuristic candidates)");
+      " waves ", waves.data(), " (", how_chosen, ")");
 }
 
-// --- the run ---------------------------------------------------------------------------------
+// --- the session -----------------------------------------------------------------------------
 
+// Set-up once: inputs filled on the device, the heuristic's candidates timed and the fastest
+// kept; then timed iterations (run_gemm) or batches between event pairs (burnin), and the check.
 template <typename T>
-GemmRun run(const GemmConfig& c) {
-  GA_CUDA_CHECK(cudaSetDevice(c.device));
-  const LtTypes types = lt_types(c.dtype);
-  const auto m = static_cast<std::uint64_t>(c.m), n = static_cast<std::uint64_t>(c.n),
-             k = static_cast<std::uint64_t>(c.k);
-
-  gpu::Stream stream;
-  gpu::DeviceBuffer a(m * k * sizeof(T)), b(k * n * sizeof(T)), out(m * n * sizeof(T));
-  gpu::DeviceBuffer workspace(kWorkspaceBytes);
-  fill_on_device(a.as<T>(), m * k, gemm_seed_a(c.seed), stream.get());
-  fill_on_device(b.as<T>(), k * n, gemm_seed_b(c.seed), stream.get());
-
-  gpu::LtHandle lt;
-  gpu::MatmulDesc desc(types.compute, types.scale);  // TRANSA/TRANSB default to CUBLAS_OP_N
-  gpu::MatrixLayout layout_a(types.storage, m, k, c.m), layout_b(types.storage, k, n, c.k),
-      layout_c(types.storage, m, n, c.m);
-  gpu::MatmulPreference preference;
-  preference.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, std::uint64_t{kWorkspaceBytes});
-
-  std::array<cublasLtMatmulHeuristicResult_t, kHeuristicCandidates> candidates{};
-  int returned = 0;
-  GA_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt.get(), desc.get(), layout_a.get(), layout_b.get(),
-                                                 layout_c.get(), layout_c.get(), preference.get(),
-                                                 kHeuristicCandidates, candidates.data(), &returned));
-  if (returned <= 0)
-    throw KernelError(concat("gemm: cuBLASLt has no algorithm for ", to_string(c.dtype), " m=", c.m, " n=", c.n,
-                             " k=", c.k, " on device ", c.device, " (", gpu::process_location(), ")"));
-
+class CublasLtSession final : public GemmSession {
   // Host-side scaling factors (CUBLASLT_POINTER_MODE_HOST, the default), in the scale type.
   using Scale = std::conditional_t<std::is_same_v<T, double>, double, float>;
-  const Scale alpha = 1, beta = 0;
-  const auto matmul = [&](const cublasLtMatmulAlgo_t& algo) {
-    // D = alpha A B + beta C with D and C the same buffer; beta = 0, so C is never read.
-    return cublasLtMatmul(lt.get(), desc.get(), &alpha, a.get(), layout_a.get(), b.get(),
-                          layout_b.get(), &beta, out.get(), layout_c.get(), out.get(), layout_c.get(),
-                          &algo, workspace.get(), workspace.bytes(), stream.get());
+
+ public:
+  explicit CublasLtSession(const GemmConfig& c)
+      : GemmSession(c),
+        types_(lt_types(c.dtype)),
+        device_(select_device(c.device)),
+        a_(bytes_of(c.m, c.k)),
+        b_(bytes_of(c.k, c.n)),
+        out_(bytes_of(c.m, c.n)),
+        workspace_(kWorkspaceBytes),
+        desc_(types_.compute, types_.scale),  // TRANSA/TRANSB default to CUBLAS_OP_N
+        layout_a_(types_.storage, static_cast<std::uint64_t>(c.m), static_cast<std::uint64_t>(c.k), c.m),
+        layout_b_(types_.storage, static_cast<std::uint64_t>(c.k), static_cast<std::uint64_t>(c.n), c.k),
+        layout_c_(types_.storage, static_cast<std::uint64_t>(c.m), static_cast<std::uint64_t>(c.n), c.m) {
+    const auto m = static_cast<std::uint64_t>(c.m), n = static_cast<std::uint64_t>(c.n),
+               k = static_cast<std::uint64_t>(c.k);
+    fill_on_device(a_.as<T>(), m * k, gemm_seed_a(c.seed), stream_.get());
+    fill_on_device(b_.as<T>(), k * n, gemm_seed_b(c.seed), stream_.get());
+
+    gpu::MatmulPreference preference;
+    preference.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, std::uint64_t{kWorkspaceBytes});
+    int returned = 0;
+    GA_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_.get(), desc_.get(), layout_a_.get(), layout_b_.get(),
+                                                   layout_c_.get(), layout_c_.get(), preference.get(),
+                                                   kHeuristicCandidates, candidates_.data(), &returned));
+    if (returned <= 0)
+      throw KernelError(concat("gemm: cuBLASLt has no algorithm for ", to_string(c.dtype), " m=", c.m, " n=", c.n,
+                               " k=", c.k, " on device ", c.device, " (", gpu::process_location(), ")"));
+
+    // Time each candidate: one untimed run, then kSelectionRuns between one event pair. A
+    // candidate that cuBLASLt refuses to launch is skipped; a failure on the device is not (it
+    // is sticky and would poison every later measurement), so it throws.
+    const gpu::Event select_start, select_stop;
+    std::string last_refusal;
+    candidate_seconds_.assign(static_cast<std::size_t>(returned), std::numeric_limits<double>::infinity());
+    for (int i = 0; i < returned; ++i) {
+      if (candidates_[i].state != CUBLAS_STATUS_SUCCESS) continue;
+      const auto& algo = candidates_[i].algo;
+      if (const cublasStatus_t rc = matmul(algo); rc != CUBLAS_STATUS_SUCCESS) {
+        last_refusal = gpu::cublas_error_message(rc, "cublasLtMatmul(heuristic candidate)", __FILE__, __LINE__);
+        continue;
+      }
+      select_start.record(stream_.get());
+      for (int r = 0; r < kSelectionRuns; ++r) GA_CUBLAS_CHECK(matmul(algo));
+      select_stop.record(stream_.get());
+      GA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+      ++tried_;
+      candidate_seconds_[static_cast<std::size_t>(i)] = gpu::elapsed_seconds(select_start, select_stop) / kSelectionRuns;
+    }
+    const auto fastest = std::min_element(candidate_seconds_.begin(), candidate_seconds_.end());
+    if (*fastest == std::numeric_limits<double>::infinity())
+      throw KernelError(concat("gemm: none of the ", returned, " cuBLASLt heuristic candidates for ",
+                               to_string(c.dtype), " m=", c.m, " n=", c.n, " k=", c.k, " could run; last refusal: ",
+                               last_refusal.empty() ? std::string("(none reported)") : last_refusal));
+    use(static_cast<std::size_t>(fastest - candidate_seconds_.begin()),
+        concat("fastest of ", tried_, " heuristic candidates"));
+  }
+
+  void choose(std::size_t candidate) override {
+    if (candidate >= candidate_seconds_.size() ||
+        candidate_seconds_[candidate] == std::numeric_limits<double>::infinity())
+      throw KernelError(concat("gemm: cuBLASLt candidate ", candidate, " of ", candidate_seconds_.size(),
+                               " cannot be chosen: it did not run here (", gpu::process_location(), ")"));
+    use(candidate, concat("candidate ", candidate, " of ", tried_, ", chosen jointly by all ranks"));
+  }
+
+  std::vector<double> time_iterations(const TimingPolicy& policy) override {
+    GA_CUDA_CHECK(cudaSetDevice(device_));
+    for (int w = 0; w < policy.warmup; ++w) GA_CUBLAS_CHECK(matmul(chosen()));
+    const auto iterations = static_cast<std::size_t>(std::max(policy.iterations, 0));
+    std::vector<gpu::Event> starts(iterations), stops(iterations);
+    for (std::size_t it = 0; it < iterations; ++it) {
+      starts[it].record(stream_.get());
+      GA_CUBLAS_CHECK(matmul(chosen()));
+      stops[it].record(stream_.get());
+    }
+    GA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    std::vector<double> seconds;
+    seconds.reserve(iterations);
+    for (std::size_t it = 0; it < iterations; ++it) seconds.push_back(gpu::elapsed_seconds(starts[it], stops[it]));
+    return seconds;
+  }
+
+  void submit(int gemms) override {
+    GA_CUDA_CHECK(cudaSetDevice(device_));
+    if (spare_.empty()) {
+      queued_.emplace_back();
+    } else {
+      queued_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    }
+    const Batch& batch = queued_.back();
+    batch.start.record(stream_.get());
+    for (int g = 0; g < gemms; ++g) GA_CUBLAS_CHECK(matmul(chosen()));
+    batch.stop.record(stream_.get());
+  }
+
+  double wait_oldest() override {
+    if (queued_.empty()) throw KernelError("gemm: wait_oldest() without a batch in flight");
+    Batch batch = std::move(queued_.front());
+    queued_.pop_front();
+    GA_CUDA_CHECK(cudaEventSynchronize(batch.stop.get()));
+    const double seconds = gpu::elapsed_seconds(batch.start, batch.stop);
+    spare_.push_back(std::move(batch));
+    return seconds;
+  }
+
+  std::size_t in_flight() const override { return queued_.size(); }
+
+  void verify(GemmRun& result) override {
+    const GemmConfig& c = config_;
+    GA_CUDA_CHECK(cudaSetDevice(device_));
+    if (c.inject_fault) {
+      flip_low_bit<T><<<1, 1, 0, stream_.get()>>>(out_.as<T>(), gemm_fault_element(c));
+      GA_CUDA_CHECK(cudaGetLastError());
+    }
+    {
+      const auto elements = static_cast<std::uint64_t>(c.m) * static_cast<std::uint64_t>(c.n);
+      gpu::DeviceBuffer device_sum(sizeof(unsigned long long));
+      GA_CUDA_CHECK(cudaMemsetAsync(device_sum.get(), 0, device_sum.bytes(), stream_.get()));
+      const std::uint64_t blocks =
+          std::min<std::uint64_t>((elements + kThreadsPerBlock - 1) / kThreadsPerBlock, 4096);
+      checksum_kernel<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, stream_.get()>>>(
+          out_.as<T>(), elements, device_sum.as<unsigned long long>());
+      GA_CUDA_CHECK(cudaGetLastError());
+      unsigned long long sum = 0;
+      GA_CUDA_CHECK(cudaMemcpyAsync(&sum, device_sum.get(), sizeof sum, cudaMemcpyDeviceToHost, stream_.get()));
+      GA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+      result.checksum = sum;
+    }
+
+    // Copy back only the sampled elements of C (column-major: C[i,j] is element i + j*m).
+    const auto points = gemm_sample_points(c);
+    std::vector<std::int64_t> offsets;
+    offsets.reserve(points.size());
+    for (const auto& [i, j] : points) offsets.push_back(i + j * c.m);
+    const int count = static_cast<int>(offsets.size());
+    std::vector<double> sampled(offsets.size());
+    if (count > 0) {
+      gpu::DeviceBuffer device_offsets(offsets.size() * sizeof(std::int64_t));
+      gpu::DeviceBuffer device_values(sampled.size() * sizeof(double));
+      GA_CUDA_CHECK(cudaMemcpyAsync(device_offsets.get(), offsets.data(), device_offsets.bytes(),
+                                    cudaMemcpyHostToDevice, stream_.get()));
+      const int blocks = (count + kThreadsPerBlock - 1) / kThreadsPerBlock;
+      gather_as_double<T><<<blocks, kThreadsPerBlock, 0, stream_.get()>>>(
+          out_.as<T>(), device_offsets.as<std::int64_t>(), device_values.as<double>(), count);
+      GA_CUDA_CHECK(cudaGetLastError());
+      GA_CUDA_CHECK(cudaMemcpyAsync(sampled.data(), device_values.get(), device_values.bytes(),
+                                    cudaMemcpyDeviceToHost, stream_.get()));
+      GA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    }
+    gemm_check(c, sampled, result);
+  }
+
+ private:
+  struct Batch {
+    gpu::Event start, stop;
   };
 
-  // Keep the fastest candidate: one untimed run, then kSelectionRuns between one event pair.
-  // A candidate that cuBLASLt refuses to launch is skipped; a failure on the device is not
-  // (it is sticky and would poison every later measurement), so it throws.
-  const gpu::Event select_start, select_stop;
-  int best = -1, tried = 0;
-  double best_seconds = std::numeric_limits<double>::infinity();
-  std::string last_refusal;
-  for (int i = 0; i < returned; ++i) {
-    if (candidates[i].state != CUBLAS_STATUS_SUCCESS) continue;
-    const auto& algo = candidates[i].algo;
-    if (const cublasStatus_t rc = matmul(algo); rc != CUBLAS_STATUS_SUCCESS) {
-      last_refusal = gpu::cublas_error_message(rc, "cublasLtMatmul(heuristic candidate)", __FILE__, __LINE__);
-      continue;
-    }
-    select_start.record(stream.get());
-    for (int r = 0; r < kSelectionRuns; ++r) GA_CUBLAS_CHECK(matmul(algo));
-    select_stop.record(stream.get());
-    GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-    ++tried;
-    const double seconds = gpu::elapsed_seconds(select_start, select_stop) / kSelectionRuns;
-    if (seconds < best_seconds) {
-      best_seconds = seconds;
-      best = i;
-    }
+  static int select_device(int device) {
+    GA_CUDA_CHECK(cudaSetDevice(device));
+    return device;
   }
-  if (best < 0)
-    throw KernelError(concat("gemm: none of the ", returned, " cuBLASLt heuristic candidates for ",
-                             to_string(c.dtype), " m=", c.m, " n=", c.n, " k=", c.k, " could run; last refusal: ",
-                             last_refusal.empty() ? std::string("(none reported)") : last_refusal));
-  const cublasLtMatmulAlgo_t& chosen = candidates[best].algo;
-
-  GemmRun result;
-  result.algorithm = describe(candidates[best], tried);
-  result.workspace_bytes = static_cast<std::int64_t>(candidates[best].workspaceSize);
-
-  for (int w = 0; w < c.timing.warmup; ++w) GA_CUBLAS_CHECK(matmul(chosen));
-  const auto iterations = static_cast<std::size_t>(std::max(c.timing.iterations, 0));
-  std::vector<gpu::Event> starts(iterations), stops(iterations);
-  for (std::size_t it = 0; it < iterations; ++it) {
-    starts[it].record(stream.get());
-    GA_CUBLAS_CHECK(matmul(chosen));
-    stops[it].record(stream.get());
-  }
-  GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-  result.iteration_seconds.reserve(iterations);
-  for (std::size_t it = 0; it < iterations; ++it)
-    result.iteration_seconds.push_back(gpu::elapsed_seconds(starts[it], stops[it]));
-
-  if (c.inject_fault) {
-    flip_low_bit<T><<<1, 1, 0, stream.get()>>>(out.as<T>(), gemm_fault_element(c));
-    GA_CUDA_CHECK(cudaGetLastError());
-  }
-  {
-    const auto elements = static_cast<std::uint64_t>(c.m) * static_cast<std::uint64_t>(c.n);
-    gpu::DeviceBuffer device_sum(sizeof(unsigned long long));
-    GA_CUDA_CHECK(cudaMemsetAsync(device_sum.get(), 0, device_sum.bytes(), stream.get()));
-    const std::uint64_t blocks =
-        std::min<std::uint64_t>((elements + kThreadsPerBlock - 1) / kThreadsPerBlock, 4096);
-    checksum_kernel<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, stream.get()>>>(
-        out.as<T>(), elements, device_sum.as<unsigned long long>());
-    GA_CUDA_CHECK(cudaGetLastError());
-    unsigned long long sum = 0;
-    GA_CUDA_CHECK(cudaMemcpyAsync(&sum, device_sum.get(), sizeof sum, cudaMemcpyDeviceToHost, stream.get()));
-    GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-    result.checksum = sum;
+  static std::size_t bytes_of(std::int64_t rows, std::int64_t cols) {
+    return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * sizeof(T);
   }
 
-  // Copy back only the sampled elements of C (column-major: C[i,j] is element i + j*m).
-  const auto points = gemm_sample_points(c);
-  std::vector<std::int64_t> offsets;
-  offsets.reserve(points.size());
-  for (const auto& [i, j] : points) offsets.push_back(i + j * c.m);
-  const int count = static_cast<int>(offsets.size());
-  std::vector<double> sampled(offsets.size());
-  if (count > 0) {
-    gpu::DeviceBuffer device_offsets(offsets.size() * sizeof(std::int64_t));
-    gpu::DeviceBuffer device_values(sampled.size() * sizeof(double));
-    GA_CUDA_CHECK(cudaMemcpyAsync(device_offsets.get(), offsets.data(), device_offsets.bytes(),
-                                  cudaMemcpyHostToDevice, stream.get()));
-    const int blocks = (count + kThreadsPerBlock - 1) / kThreadsPerBlock;
-    gather_as_double<T><<<blocks, kThreadsPerBlock, 0, stream.get()>>>(
-        out.as<T>(), device_offsets.as<std::int64_t>(), device_values.as<double>(), count);
-    GA_CUDA_CHECK(cudaGetLastError());
-    GA_CUDA_CHECK(cudaMemcpyAsync(sampled.data(), device_values.get(), device_values.bytes(),
-                                  cudaMemcpyDeviceToHost, stream.get()));
-    GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+  const cublasLtMatmulAlgo_t& chosen() const { return candidates_[chosen_].algo; }
+
+  void use(std::size_t candidate, const std::string& how_chosen) {
+    chosen_ = candidate;
+    algorithm_ = describe(candidates_[candidate], how_chosen);
+    workspace_bytes_ = static_cast<std::int64_t>(candidates_[candidate].workspaceSize);
   }
-  gemm_check(c, sampled, result);
-  return result;
-}
+
+  // D = alpha A B + beta C with D and C the same buffer; beta = 0, so C is never read.
+  cublasStatus_t matmul(const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(lt_.get(), desc_.get(), &alpha_, a_.get(), layout_a_.get(), b_.get(), layout_b_.get(),
+                          &beta_, out_.get(), layout_c_.get(), out_.get(), layout_c_.get(), &algo,
+                          workspace_.get(), workspace_.bytes(), stream_.get());
+  }
+
+  // Declaration order is construction order: the device is selected before anything is
+  // allocated on it, and buffers outlive nothing that still uses them.
+  LtTypes types_;
+  int device_;
+  gpu::Stream stream_;
+  gpu::DeviceBuffer a_, b_, out_, workspace_;
+  gpu::LtHandle lt_;
+  gpu::MatmulDesc desc_;
+  gpu::MatrixLayout layout_a_, layout_b_, layout_c_;
+  std::array<cublasLtMatmulHeuristicResult_t, kHeuristicCandidates> candidates_{};
+  int tried_ = 0;
+  std::size_t chosen_ = 0;
+  const Scale alpha_ = 1, beta_ = 0;
+  std::deque<Batch> queued_;   // submitted, not yet waited for
+  std::vector<Batch> spare_;   // event pairs to reuse
+};
 
 }  // namespace
 
-GemmRun run_gemm_cuda(const GemmConfig& config) {
+std::unique_ptr<GemmSession> open_gemm_session_cuda(const GemmConfig& config) {
   switch (config.dtype) {
-    case DType::fp64: return run<double>(config);
+    case DType::fp64: return std::make_unique<CublasLtSession<double>>(config);
     case DType::fp32:
-    case DType::tf32: return run<float>(config);
-    case DType::bf16: return run<__nv_bfloat16>(config);
-    case DType::fp16: return run<__half>(config);
+    case DType::tf32: return std::make_unique<CublasLtSession<float>>(config);
+    case DType::bf16: return std::make_unique<CublasLtSession<__nv_bfloat16>>(config);
+    case DType::fp16: return std::make_unique<CublasLtSession<__half>>(config);
   }
   throw KernelError("gemm: unknown dtype");
 }
