@@ -21,6 +21,7 @@
 #include "harness/plan.hpp"
 #include "harness/version.hpp"
 #include "harness/watchdog.hpp"
+#include "io/workdir.hpp"
 #include "kernels/backend.hpp"
 #include "results/contract.hpp"
 #include "results/evaluate.hpp"
@@ -482,6 +483,7 @@ int run_campaign(const RunOptions& options) {
           // Let the writer rank record the timeout before the launcher tears the job down.
           std::this_thread::sleep_for(std::chrono::seconds(5));
         }
+        io::remove_work_dirs_now();  // storage steps' scratch directories: no destructor runs after _Exit
         std::_Exit(3);
       });
       suites::RunContext ctx{step.params, backend, world, rank, size, local_rank, local_size, device, cpu_threads,
