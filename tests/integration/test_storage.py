@@ -18,7 +18,7 @@ import unittest
 import h5py
 import numpy as np
 
-from test_cli import BIN, SOURCE, Workdir, mpi_env, mpirun, steps_in_order, text_attr
+from test_cli import BIN, SOURCE, Workdir, cli, mpi_env, mpirun, steps_in_order, text_attr
 
 
 class StorageWorkdir(Workdir):
@@ -345,6 +345,16 @@ benchmarks:
         for pid in ranks:
             os.kill(pid, signal.SIGTERM)
         self.wait_clean(proc)
+
+    def test_timeout_without_mpirun(self):
+        # The watchdog ends the process with _Exit (no destructors); it removes the scratch
+        # directories first. Without mpirun nobody else would.
+        campaign = self.write("slow.yaml", "campaign: slow\n" + self.CAMPAIGN.format(target=self.target).replace(
+            "fsync: false}", "fsync: false, direct: true, timeout: 2}"))
+        result = cli("run", campaign, "-o", self.path("slow.h5"), timeout=120)
+        self.assertExit(result, 3)
+        self.assertIn("TIMEOUT after 2 s", result.stdout)
+        self.assertClean()
 
     def is_rank(self, pid):
         try:
