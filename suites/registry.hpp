@@ -15,6 +15,7 @@
 #include "kernels/timing.hpp"
 #include "results/contract.hpp"
 #include "results/step_result.hpp"
+#include "results/system.hpp"
 
 namespace gpuaccept::suites {
 
@@ -51,6 +52,9 @@ struct RunContext {
   int cpu_threads = 1;              // threads this rank may use (cpu backend)
   kernels::TimingPolicy timing;     // from the step's warmup/iterations parameters
   std::uint64_t seed = 1;
+  // The campaign's system description, or nullptr when it names none: figures that need it
+  // (ratio to peak, MFU) are then left out, never guessed.
+  const SystemDescription* system = nullptr;
 };
 
 // What one rank reports. Metrics must be the benchmark's declared rank metrics (a missing
