@@ -31,7 +31,7 @@ namespace {
 constexpr Combine kAllCombines[] = {Combine::min,  Combine::max,    Combine::mean, Combine::median, Combine::p01,
                                     Combine::p05,  Combine::p50,    Combine::p95,  Combine::p99,    Combine::sum,
                                     Combine::stddev, Combine::cv,   Combine::count, Combine::fraction};
-constexpr Scope kAllScopes[] = {Scope::rank, Scope::node, Scope::step, Scope::repetition};
+constexpr Scope kAllScopes[] = {Scope::rank, Scope::node, Scope::step, Scope::repetition, Scope::communicator};
 
 constexpr const char* kCriterionKeys =
     "id, description, benchmark, select, point, metric, scope, reduce, across_repetitions, combine, meets, "
@@ -58,6 +58,7 @@ std::string combine_names(bool with_counting = true) {
 std::string scope_names() {
   std::vector<std::string> names;
   for (Scope s : kAllScopes) names.emplace_back(to_string(s));
+  names.emplace_back("pair");
   return join(names);
 }
 
@@ -340,13 +341,21 @@ void check_combinations(const Criterion& c, const std::string& what) {
                                   to_string(c.combine)));
   if (c.meets && !counts_members(c.combine))
     refuse("meets", "'meets' applies only to combine: count or combine: fraction");
+  if (c.scope == Scope::communicator && c.point.empty())
+    refuse("scope", "scope communicator judges the rows of a collective step's points table, one per "
+                    "communicator: name the point, e.g. point: {bytes: 64M}");
+  if (c.scope == Scope::communicator && c.scaling)
+    refuse("scaling", "'scaling' compares scales (steps, or the rows of a scope=scaling step): use scope step");
   if (!c.point.empty() && (c.scope == Scope::rank || c.scope == Scope::node))
     refuse("scope", fmt::format("scope {} needs a per-rank metric, but 'point' names a row of a sweep, which is "
-                                "measured once per step (use scope step or repetition)",
+                                "measured once per step (use scope step, repetition or communicator)",
                                 to_string(c.scope)));
   if (has("reduce") && c.scope == Scope::rank)
     refuse("reduce", "'reduce' combines the ranks of one member, but with scope rank each member is one rank "
                      "(use scope node, step or repetition)");
+  if (has("reduce") && c.scope == Scope::communicator)
+    refuse("reduce", "'reduce' does not apply to scope communicator: each member is one row of the points table, "
+                     "already one value per communicator");
   if (c.across_repetitions && c.scope == Scope::repetition)
     refuse("across_repetitions", "'across_repetitions' combines the repetitions of one member, but with scope "
                                  "repetition each member is a repetition");
@@ -595,6 +604,7 @@ std::string_view to_string(Scope s) {
     case Scope::node: return "node";
     case Scope::step: return "step";
     case Scope::repetition: return "repetition";
+    case Scope::communicator: return "communicator";
   }
   return "rank";
 }
@@ -602,6 +612,7 @@ std::string_view to_string(Scope s) {
 std::optional<Scope> scope_from_string(std::string_view text) {
   for (Scope s : kAllScopes)
     if (to_string(s) == text) return s;
+  if (text == "pair") return Scope::communicator;  // the word people use for scope=pairs steps
   return std::nullopt;
 }
 
@@ -734,6 +745,13 @@ void validate(const Contract& contract, const Catalog& catalog) {
                                        c.id, key, c.benchmark, sorted_list(entry->point_keys)));
         }
       }
+    }
+    if (c.scope == Scope::communicator && !contains(entry->point_keys, "group")) {
+      throw InputError(place(c, "scope"),
+                       fmt::format("criterion '{}': scope communicator needs a benchmark whose points are kept per "
+                                   "communicator (a 'group' point key, as the collectives have), but benchmark {} "
+                                   "has point keys: {}",
+                                   c.id, c.benchmark, sorted_list(entry->point_keys)));
     }
     const bool rank_metric = contains(entry->rank_metrics, c.metric);
     const bool point_metric = contains(entry->point_metrics, c.metric);

@@ -30,6 +30,9 @@ enum class Scope {
   node,        // the ranks of one host in one step, reduced to one value
   step,        // one step: its ranks reduced to one value, or the selected row of its sweep
   repetition,  // everything matching in one repetition of the campaign, reduced to one value
+  // one communicator (group) of a collective step at the selected point: a row of its points
+  // table with its own `group` (a node, a rail, a pair of nodes, ...). YAML alias: pair.
+  communicator,
 };
 std::string_view to_string(Scope s);
 std::optional<Scope> scope_from_string(std::string_view text);
@@ -98,7 +101,8 @@ struct Criterion {
   std::map<std::string, SourceLocation> where_of;  // place of each key ("metric", "select.m", ...)
 
   bool is_outlier_rule() const { return outliers.has_value(); }
-  bool is_per_host() const { return scope == Scope::rank || scope == Scope::node; }
+  // Members are tied to hosts (a rank, a node, a communicator's hosts): waivers may name hosts.
+  bool is_per_host() const { return scope == Scope::rank || scope == Scope::node || scope == Scope::communicator; }
 };
 
 // A failure the site accepts for a while: of one criterion, on the named hosts (or on all of
@@ -132,7 +136,8 @@ struct BenchmarkCatalogEntry {
 using Catalog = std::vector<BenchmarkCatalogEntry>;
 
 // Throws InputError at the offending key: unknown benchmark, parameter or metric; a point
-// selector on a benchmark without points, or a per-rank metric with a point selector.
+// selector on a benchmark without points, or a per-rank metric with a point selector; scope
+// communicator on a benchmark whose points have no `group` key.
 void validate(const Contract& contract, const Catalog& catalog);
 
 // Whether a step of `benchmark` run with `params` is one the criterion selects. Numbers compare

@@ -94,6 +94,7 @@ std::string_view scope_plural(Scope s) {
     case Scope::node: return "nodes";
     case Scope::step: return "steps";
     case Scope::repetition: return "repetitions";
+    case Scope::communicator: return "communicators";
   }
   return "members";
 }
@@ -104,6 +105,7 @@ std::string_view scope_singular(Scope s) {
     case Scope::node: return "node";
     case Scope::step: return "step";
     case Scope::repetition: return "repetition";
+    case Scope::communicator: return "communicator";
   }
   return "member";
 }
@@ -207,6 +209,172 @@ class RankDirectory {
   std::vector<std::string> hosts_;
 };
 
+// ---- collective steps: their communicators ------------------------------------------------
+
+// The `scope` parameter of a collective step (docs/contracts.md, "Communicators").
+enum class StepScope { none, world, node, rail, pairs, scaling, bisect };
+
+StepScope step_scope(const StepResult& step) {
+  const auto it = step.params.find("scope");
+  if (it == step.params.end()) return StepScope::none;
+  const auto* text = std::get_if<std::string>(&it->second);
+  if (text == nullptr) return StepScope::none;
+  if (*text == "world") return StepScope::world;
+  if (*text == "node") return StepScope::node;
+  if (*text == "rail") return StepScope::rail;
+  if (*text == "pairs") return StepScope::pairs;
+  if (*text == "scaling") return StepScope::scaling;
+  if (*text == "bisect") return StepScope::bisect;
+  return StepScope::none;
+}
+
+// One communicator (group) of a collective step, from its "group_ranks" samples.
+struct CommGroup {
+  std::vector<std::int32_t> hosts;  // host indices, distinct, in communicator order
+  std::size_t ranks = 0;            // its ranks
+  std::int32_t first_local = -1;    // local rank of its first member (rails)
+  std::string label;
+};
+
+const Samples* find_samples(const StepResult& step, std::string_view name) {
+  for (const auto& s : step.samples)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::string hosts_span(const std::vector<std::int32_t>& hosts, const RankDirectory& ranks) {
+  if (hosts.empty()) return "(no hosts)";
+  if (hosts.size() == 1) return ranks.host_name(hosts.front());
+  return fmt::format("{}..{} ({} nodes)", ranks.host_name(hosts.front()), ranks.host_name(hosts.back()), hosts.size());
+}
+
+// The groups of a collective step (one per row of group_ranks; empty when it has none) with
+// the labels the layout note gives: "world", a host, "rail 3", "a<->b", "8 nodes", ...
+std::vector<CommGroup> communicators_of(const StepResult& step, const RankDirectory& ranks) {
+  std::vector<CommGroup> out;
+  const Samples* members = find_samples(step, "group_ranks");
+  if (members == nullptr || members->values.size() < members->rows * members->cols) return out;
+  const StepScope scope = step_scope(step);
+  out.resize(members->rows);
+  std::vector<std::size_t> stamp(ranks.hosts(), kNone);
+  for (std::size_t g = 0; g < members->rows; ++g) {
+    CommGroup& group = out[g];
+    for (std::size_t c = 0; c < members->cols; ++c) {
+      const double v = members->values[g * members->cols + c];
+      if (!(v >= 0)) continue;
+      const auto rank = static_cast<std::int32_t>(v);
+      ++group.ranks;
+      if (group.first_local < 0) {
+        if (const RankInfo* who = ranks.find(rank)) group.first_local = who->local_rank;
+      }
+      const std::int32_t host = ranks.host_of(rank);
+      if (host >= 0 && stamp[static_cast<std::size_t>(host)] != g) {
+        stamp[static_cast<std::size_t>(host)] = g;
+        group.hosts.push_back(host);
+      }
+    }
+    switch (scope) {
+      case StepScope::world: group.label = "world"; break;
+      case StepScope::node:
+        group.label = group.hosts.size() == 1 ? ranks.host_name(group.hosts.front())
+                      : group.hosts.empty()   ? fmt::format("group {}", g)
+                                              : fmt::format("{}..{}", ranks.host_name(group.hosts.front()),
+                                                            ranks.host_name(group.hosts.back()));
+        break;
+      case StepScope::rail: group.label = fmt::format("rail {}", std::max(group.first_local, 0)); break;
+      case StepScope::scaling: group.label = fmt::format("{} nodes", group.hosts.size()); break;
+      case StepScope::pairs:
+      case StepScope::bisect:
+      case StepScope::none:
+        if (group.hosts.size() == 2)
+          group.label = ranks.host_name(group.hosts[0]) + "<->" + ranks.host_name(group.hosts[1]);
+        else if (scope == StepScope::none && group.hosts.size() != 1)
+          group.label = fmt::format("group {}", g);
+        else
+          group.label = hosts_span(group.hosts, ranks);
+        break;
+    }
+  }
+  return out;
+}
+
+// Suspects from the pairs of a scope=pairs step: `judged[g]` says group g had a value at the
+// point, `slow[g]` that it was slow (an outlier, or outside the bound). A node slow with every
+// partner it met (at least two) is a suspected node; a slow pair of two nodes fine with all
+// their other partners (at least one each) is a suspected link; a slow pair that neither
+// explains (e.g. two slow nodes that met, or a node that met one partner) is named as a slow
+// pair that the plan cannot attribute. Pairs with a suspected node are explained by it.
+std::vector<Suspect> diagnose_pairs(const StepResult& step, const std::vector<CommGroup>& groups,
+                                    const std::vector<char>& judged, const std::vector<char>& slow,
+                                    const RankDirectory& ranks) {
+  std::vector<Suspect> out;
+  const Column* round_col = step.points.find("round");
+  const Column* group_col = step.points.find("group");
+  std::vector<std::int32_t> round_of(groups.size(), -1);
+  if (round_col && group_col) {
+    for (std::size_t row = 0; row < group_col->values.size() && row < round_col->values.size(); ++row) {
+      const double g = group_col->values[row];
+      if (g >= 0 && static_cast<std::size_t>(g) < groups.size())
+        round_of[static_cast<std::size_t>(g)] = static_cast<std::int32_t>(round_col->values[row]);
+    }
+  }
+  std::unordered_map<std::int32_t, std::pair<std::size_t, std::size_t>> tally;  // host -> (met, slow)
+  bool any_slow = false;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (!judged[g] || groups[g].hosts.size() != 2) continue;
+    any_slow = any_slow || slow[g];
+    for (std::int32_t h : groups[g].hosts) {
+      auto& t = tally[h];
+      ++t.first;
+      t.second += slow[g] ? 1 : 0;
+    }
+  }
+  if (!any_slow) return out;
+  std::set<std::int32_t> suspected;
+  std::vector<std::int32_t> order;
+  for (const auto& [host, t] : tally)
+    if (t.first >= 2 && t.second == t.first) order.push_back(host);
+  std::sort(order.begin(), order.end());
+  for (std::int32_t host : order) {
+    suspected.insert(host);
+    const auto& t = tally[host];
+    Suspect s;
+    s.kind = Suspect::Kind::node;
+    s.hosts = {ranks.host_name(host)};
+    s.text = fmt::format("suspected node {} (slow with {} of {} partners)", s.hosts[0], t.second, t.first);
+    s.step_id = step.id;
+    out.push_back(std::move(s));
+  }
+  std::vector<Suspect> links, pairs;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (!judged[g] || !slow[g] || groups[g].hosts.size() != 2) continue;
+    const std::int32_t a = groups[g].hosts[0], b = groups[g].hosts[1];
+    if (suspected.count(a) || suspected.count(b)) continue;
+    const auto& ta = tally[a];
+    const auto& tb = tally[b];
+    const std::string round = round_of[g] >= 0 ? fmt::format("round {}", round_of[g]) : fmt::format("group {}", g);
+    Suspect s;
+    s.hosts = {ranks.host_name(a), ranks.host_name(b)};
+    s.step_id = step.id;
+    if (ta.second == 1 && tb.second == 1 && ta.first >= 2 && tb.first >= 2) {
+      s.kind = Suspect::Kind::link;
+      s.text = fmt::format("suspected link {}<->{} (slow in {}; {} fine with {} other partner{}, {} with {})", s.hosts[0],
+                           s.hosts[1], round, s.hosts[0], ta.first - 1, ta.first == 2 ? "" : "s", s.hosts[1], tb.first - 1);
+      links.push_back(std::move(s));
+    } else {
+      s.kind = Suspect::Kind::pair;
+      s.text = fmt::format("slow pair {}<->{} in {}, not attributable to a node or a link ({} slow with {} of {} "
+                           "partners, {} with {} of {})",
+                           s.hosts[0], s.hosts[1], round, s.hosts[0], ta.second, ta.first, s.hosts[1], tb.second,
+                           tb.first);
+      pairs.push_back(std::move(s));
+    }
+  }
+  out.insert(out.end(), std::make_move_iterator(links.begin()), std::make_move_iterator(links.end()));
+  out.insert(out.end(), std::make_move_iterator(pairs.begin()), std::make_move_iterator(pairs.end()));
+  return out;
+}
+
 // A rank's status as the per-rank table stores it (a number); anything unreadable is an error.
 Status status_of(double stored) {
   if (!std::isfinite(stored) || stored < 0 || stored > static_cast<double>(Status::missing)) return Status::error;
@@ -275,6 +443,10 @@ struct Member {
   std::int32_t repetition = -1;  // the repetition, unless repetitions were merged
   std::size_t group = 0;         // its peers, for outlier rules with peers: step
   std::size_t ranks = 1;         // raw values reduced into it
+  std::int32_t comm = -1;        // scope communicator: its group in the step
+  // A row of a scope=scaling step: the scale it was measured at (0: the step's own scale).
+  std::size_t scale_nodes = 0;
+  std::size_t scale_ranks = 0;
   double value = 0;
   bool waived = false;
 };
@@ -341,7 +513,7 @@ class Judge {
 
     collect(v);
     build_members();
-    for (auto& m : members_) m.waived = m.host >= 0 && waivers_.hosts.count(ranks_.host_name(m.host)) > 0;
+    for (auto& m : members_) m.waived = is_waived(m);
 
     v.members = members_.size();
     v.unit = unit_;
@@ -376,12 +548,56 @@ class Judge {
     v.waiver = waivers_.text;
     if (v.outcome != Outcome::pass) {
       fill_evidence(v, all, max_evidence);
+      if (c_.scope == Scope::communicator) diagnose(v, all);
       if (c_.is_per_host()) fill_failing_hosts(v, all, problems);
     }
     return v;
   }
 
  private:
+  const CommGroup* comm_of(const Member& m) const {
+    if (m.comm < 0) return nullptr;
+    const auto it = layouts_.find(m.step);
+    if (it == layouts_.end() || static_cast<std::size_t>(m.comm) >= it->second.size()) return nullptr;
+    return &it->second[static_cast<std::size_t>(m.comm)];
+  }
+
+  bool host_waived(std::int32_t host) const {
+    return host >= 0 && waivers_.hosts.count(ranks_.host_name(host)) > 0;
+  }
+
+  // A communicator is waived when a waiver names one of its hosts (a pair with a waived node).
+  bool is_waived(const Member& m) const {
+    if (waivers_.hosts.empty()) return false;
+    if (const CommGroup* g = comm_of(m))
+      return std::any_of(g->hosts.begin(), g->hosts.end(), [&](std::int32_t h) { return host_waived(h); });
+    return host_waived(m.host);
+  }
+
+  // The pairs steps among the members: what their slow pairs point at.
+  void diagnose(CriterionVerdict& v, const Judgement& j) const {
+    std::map<std::size_t, std::pair<std::vector<char>, std::vector<char>>> by_step;  // judged, slow
+    for (const auto& m : members_) {
+      const auto it = layouts_.find(m.step);
+      if (m.comm < 0 || it == layouts_.end() || step_scope(steps_[m.step]) != StepScope::pairs) continue;
+      auto& flags = by_step[m.step];
+      if (flags.first.empty()) flags.first.assign(it->second.size(), 0), flags.second.assign(it->second.size(), 0);
+      if (static_cast<std::size_t>(m.comm) < flags.first.size()) flags.first[static_cast<std::size_t>(m.comm)] = 1;
+    }
+    for (const auto& o : j.outside) {
+      const Member& m = members_[o.member];
+      const auto it = by_step.find(m.step);
+      if (it != by_step.end() && static_cast<std::size_t>(m.comm) < it->second.second.size())
+        it->second.second[static_cast<std::size_t>(m.comm)] = 1;
+    }
+    for (const auto& [step, flags] : by_step) {
+      for (auto& s : diagnose_pairs(steps_[step], layouts_.at(step), flags.first, flags.second, ranks_)) {
+        if (std::none_of(v.suspects.begin(), v.suspects.end(), [&](const Suspect& x) { return x.text == s.text; }))
+          v.suspects.push_back(std::move(s));
+      }
+    }
+  }
+
   // ---- raw values ----
 
   void collect(CriterionVerdict& v) {
@@ -463,6 +679,22 @@ class Judge {
       }
       keys.emplace_back(col, point_number(value));
     }
+    const bool per_comm = c_.scope == Scope::communicator;
+    const bool scaling_rows = c_.scaling && step_scope(step) == StepScope::scaling;
+    const Column* group = step.points.find("group");
+    const Column* nodes = step.points.find("nodes");
+    if ((per_comm || scaling_rows) && group == nullptr) {
+      problems_.push_back({fmt::format("step {} has no point column 'group': {} needs a collective step's "
+                                       "per-communicator rows",
+                                       step.id, per_comm ? "scope communicator" : "scaling within a step")});
+      return;
+    }
+    if (scaling_rows && nodes == nullptr) {
+      problems_.push_back({fmt::format("step {} has no point column 'nodes': its scales are unknown", step.id)});
+      return;
+    }
+    const std::vector<CommGroup>* comms = nullptr;
+    if (per_comm || scaling_rows) comms = &(layouts_[index] = communicators_of(step, ranks_));
     bool found = false;
     for (std::size_t row = 0; row < metric->values.size(); ++row) {
       const bool match = std::all_of(keys.begin(), keys.end(), [&](const auto& k) {
@@ -470,7 +702,19 @@ class Judge {
       });
       if (!match) continue;
       found = true;
-      raws_.push_back(Raw{index, -1, metric->values[row]});
+      Raw raw{index, -1, metric->values[row]};
+      if (group && row < group->values.size() && group->values[row] >= 0)
+        raw.group = static_cast<std::int32_t>(group->values[row]);
+      if (scaling_rows && row < nodes->values.size() && nodes->values[row] >= 1) {
+        raw.scale_nodes = static_cast<std::size_t>(nodes->values[row]);
+        const bool known = raw.group >= 0 && static_cast<std::size_t>(raw.group) < comms->size();
+        // Without group_ranks, a scale's ranks follow the step's ranks per node.
+        raw.scale_ranks = known && (*comms)[static_cast<std::size_t>(raw.group)].ranks > 0
+                              ? (*comms)[static_cast<std::size_t>(raw.group)].ranks
+                              : raw.scale_nodes * std::max<std::size_t>(facts_[index].ranks, 1) /
+                                    std::max<std::size_t>(facts_[index].nodes, 1);
+      }
+      raws_.push_back(raw);
     }
     if (!found) problems_.push_back({fmt::format("step {} has no point {}", step.id, format_point(c_))});
   }
@@ -512,6 +756,14 @@ class Judge {
       m.repetition = steps_[r.step].repetition;
       m.group = r.step;
       m.value = r.value;
+      m.scale_nodes = r.scale_nodes;
+      m.scale_ranks = r.scale_ranks;
+      if (c_.scope == Scope::communicator) {
+        m.comm = r.group;
+        const auto it = layouts_.find(r.step);
+        if (it != layouts_.end() && r.group >= 0 && static_cast<std::size_t>(r.group) < it->second.size())
+          m.ranks = it->second[static_cast<std::size_t>(r.group)].ranks;
+      }
       base.push_back(m);
     }
     const auto u = [](auto x) { return static_cast<std::uint64_t>(static_cast<std::uint32_t>(x)); };
@@ -524,8 +776,11 @@ class Judge {
             c_.reduce, false);
         for (auto& m : members_) m.rank = m.host >= 0 ? -1 : m.rank;
         break;
+      case Scope::communicator: members_ = std::move(base); break;  // one row per communicator
       case Scope::step:
-        members_ = reduce_groups(base, [&](const Member& m) { return u(m.step); }, c_.reduce, false);
+        // The rows of a scope=scaling step stay apart by scale.
+        members_ = reduce_groups(base, [&](const Member& m) { return u(m.step) << 32 | u(m.scale_nodes); }, c_.reduce,
+                                 false);
         for (auto& m : members_) m.rank = -1, m.host = -1, m.group = 0;  // steps are each other's peers
         break;
       case Scope::repetition:
@@ -537,7 +792,11 @@ class Judge {
       members_ = reduce_groups(
           members_,
           [&](const Member& m) {
-            const std::uint64_t who = m.rank >= 0 ? u(m.rank) : m.host >= 0 ? u(m.host) | 1u << 31 : 0;
+            const std::uint64_t who = m.comm >= 0        ? u(m.comm)
+                                      : m.rank >= 0      ? u(m.rank)
+                                      : m.host >= 0      ? u(m.host) | 1u << 31
+                                      : m.scale_nodes > 0 ? u(m.scale_nodes) | 1u << 30
+                                                          : 0;
             return u(facts_[m.step].config) << 32 | who;
           },
           *c_.across_repetitions, true);
@@ -635,9 +894,10 @@ class Judge {
     return c_.outliers ? judge_outliers(idx) : judge_bound(idx);
   }
 
+  std::size_t nodes_of(const Member& m) const { return m.scale_nodes > 0 ? m.scale_nodes : facts_[m.step].nodes; }
+  std::size_t ranks_of(const Member& m) const { return m.scale_nodes > 0 ? m.scale_ranks : facts_[m.step].ranks; }
   std::size_t scale_of(const Member& m) const {
-    const StepFacts& f = facts_[m.step];
-    return c_.scaling->dim == ScalingRule::Dim::nodes ? f.nodes : f.ranks;
+    return c_.scaling->dim == ScalingRule::Dim::nodes ? nodes_of(m) : ranks_of(m);
   }
 
   Judgement judge_scaling(const std::vector<std::size_t>& idx) const {
@@ -665,9 +925,11 @@ class Judge {
     }
     const auto value_at = [&](const std::vector<std::size_t>& members) {
       double v = figure(members, c_.combine, j.problems);
-      const StepFacts& f = facts_[members_[members.front()].step];
-      if (rule.normalise == ScalingRule::Normalise::ranks) v /= static_cast<double>(std::max<std::size_t>(f.ranks, 1));
-      if (rule.normalise == ScalingRule::Normalise::nodes) v /= static_cast<double>(std::max<std::size_t>(f.nodes, 1));
+      const Member& first = members_[members.front()];
+      if (rule.normalise == ScalingRule::Normalise::ranks)
+        v /= static_cast<double>(std::max<std::size_t>(ranks_of(first), 1));
+      if (rule.normalise == ScalingRule::Normalise::nodes)
+        v /= static_cast<double>(std::max<std::size_t>(nodes_of(first), 1));
       return v;
     };
     const double base = value_at(base_it->second);
@@ -782,6 +1044,7 @@ class Judge {
       const Member& mb = members_[b->member];
       if (ma.step != mb.step) return ma.step < mb.step;
       if (ma.host != mb.host) return ma.host < mb.host;
+      if (ma.comm != mb.comm) return ma.comm < mb.comm;
       return ma.rank < mb.rank;
     };
     const std::size_t shown = std::min(max_evidence, outside.size());
@@ -804,6 +1067,19 @@ class Judge {
       }
       e.repetition = show_repetition ? m.repetition : -1;
       e.ranks = c_.scope == Scope::rank || !c_.point.empty() ? 0 : m.ranks;
+      e.backend = steps_[m.step].backend;
+      if (const CommGroup* g = comm_of(m)) {
+        e.label = g->label;
+        e.group = m.comm;
+        e.ranks = g->ranks;
+        e.round = round_of(m);
+        e.hosts_total = g->hosts.size();
+        for (std::size_t h = 0; h < g->hosts.size() && h < kMaxEvidenceHosts; ++h)
+          e.hosts.push_back(ranks_.host_name(g->hosts[h]));
+      } else if (m.comm >= 0) {
+        e.label = fmt::format("group {}", m.comm);
+        e.group = m.comm;
+      }
       e.value = m.value;
       e.shortfall = outside[i]->shortfall;
       e.reference = outside[i]->reference;
@@ -813,24 +1089,46 @@ class Judge {
     if (c_.combine == Combine::count || c_.combine == Combine::fraction) v.limits = *c_.meets;
   }
 
+  // The round of a communicator member: its row's `round` column, -1 when there is none.
+  std::int32_t round_of(const Member& m) const {
+    const StepResult& step = steps_[m.step];
+    const Column* group = step.points.find("group");
+    const Column* round = step.points.find("round");
+    const StepScope scope = step_scope(step);
+    if (!group || !round || (scope != StepScope::pairs && scope != StepScope::bisect && scope != StepScope::scaling))
+      return -1;  // world, node and rail communicators all run at once: no rounds to tell apart
+    for (std::size_t row = 0; row < group->values.size() && row < round->values.size(); ++row)
+      if (group->values[row] == m.comm) return static_cast<std::int32_t>(round->values[row]);
+    return -1;
+  }
+
   void fill_failing_hosts(CriterionVerdict& v, const Judgement& j, const std::vector<Problem>& problems) const {
     std::set<std::int32_t> hosts;
     for (const auto& o : j.outside) {
       const Member& m = members_[o.member];
       if (m.host >= 0 && !m.waived) hosts.insert(m.host);
+      // A node-scoped communicator is the node (or NVLink domain) itself: its hosts are to drain.
+      if (const CommGroup* g = comm_of(m); g && !m.waived && step_scope(steps_[m.step]) == StepScope::node)
+        hosts.insert(g->hosts.begin(), g->hosts.end());
     }
+    std::set<std::string> suspected;
+    for (const auto& s : v.suspects)
+      if (s.kind == Suspect::Kind::node && waivers_.hosts.count(s.hosts.front()) == 0) suspected.insert(s.hosts.front());
     for (const auto& p : problems) {
       if (p.host >= 0 && waivers_.hosts.count(ranks_.host_name(p.host)) == 0) hosts.insert(p.host);
     }
     if (waivers_.whole) return;
-    for (std::int32_t h : hosts) v.failing_hosts.push_back(ranks_.host_name(h));
-    std::sort(v.failing_hosts.begin(), v.failing_hosts.end());
+    for (std::int32_t h : hosts) suspected.insert(ranks_.host_name(h));
+    v.failing_hosts.assign(suspected.begin(), suspected.end());
   }
 
   struct Raw {
     std::size_t step;
     std::int32_t rank;
     double value;
+    std::int32_t group = -1;      // the row's communicator (scope communicator)
+    std::size_t scale_nodes = 0;  // the row's scale (rows of a scope=scaling step)
+    std::size_t scale_ranks = 0;
   };
 
   const Criterion& c_;
@@ -840,6 +1138,7 @@ class Judge {
   const Waivers& waivers_;
   std::vector<Raw> raws_;
   std::vector<Member> members_;
+  std::unordered_map<std::size_t, std::vector<CommGroup>> layouts_;  // step -> its communicators
   std::vector<Problem> problems_;
   std::string unit_;
   Better better_ = Better::none;
@@ -864,6 +1163,17 @@ std::string detail_of(const CriterionVerdict& v) {
   }
   if (!v.point.empty() && scope == Scope::step) return fmt::format("({}, {} over {})", what, v.combine, members);
   return fmt::format("({}, {} over {})", what, v.combine, members);
+}
+
+// "(hosts node01, node02)" when the label does not already name them; "" otherwise.
+std::string communicator_hosts(const Evidence& e) {
+  if (e.hosts.empty()) return "";
+  std::string joined;
+  for (const auto& h : e.hosts) joined += (joined.empty() ? "" : ", ") + h;
+  if (e.hosts_total > e.hosts.size()) joined += fmt::format(", and {} more", e.hosts_total - e.hosts.size());
+  if (e.hosts.size() == 1 && e.label == e.hosts.front()) return fmt::format("({} ranks)", e.ranks);
+  if (e.hosts.size() == 2 && e.label == e.hosts[0] + "<->" + e.hosts[1]) return fmt::format("({} ranks)", e.ranks);
+  return fmt::format("(hosts {}; {} ranks)", joined, e.ranks);
 }
 
 std::string_view colour_of(Outcome o) {
@@ -891,11 +1201,14 @@ void print_evidence(std::ostream& out, const CriterionVerdict& v) {
   std::vector<Line> lines;
   for (const auto& e : v.worst) {
     Line l;
-    if (e.rank >= 0) {
+    if (!e.label.empty()) {
+      l.who = e.label;
+      l.host = communicator_hosts(e);
+      if (e.round >= 0) l.gpu = fmt::format("round {}", e.round);
+    } else if (e.rank >= 0) {
       l.who = fmt::format("rank {}", e.rank);
       l.host = e.host.empty() ? "" : "host " + e.host;
-      const std::string id = e.uuid.empty() ? e.device : e.uuid;
-      l.gpu = e.gpu >= 0 ? fmt::format("gpu {}{}", e.gpu, id.empty() ? "" : "  " + id) : id;
+      l.gpu = device_slot(e);
     } else if (!e.host.empty()) {
       l.who = "host " + e.host;
       l.host = fmt::format("({})", plural(e.ranks, "rank", "ranks"));
@@ -938,6 +1251,16 @@ void print_evidence(std::ostream& out, const CriterionVerdict& v) {
   }
 }
 
+// Suspects, bounded: a broken spine can make hundreds of slow pairs.
+constexpr std::size_t kMaxSuspectsPrinted = 10;
+
+void print_suspects(std::ostream& out, const std::vector<Suspect>& suspects, std::string_view indent) {
+  for (std::size_t i = 0; i < suspects.size() && i < kMaxSuspectsPrinted; ++i)
+    out << indent << suspects[i].text << '\n';
+  if (suspects.size() > kMaxSuspectsPrinted)
+    out << indent << fmt::format("... and {} more suspects\n", suspects.size() - kMaxSuspectsPrinted);
+}
+
 }  // namespace
 
 std::string_view to_string(Outcome o) {
@@ -974,14 +1297,23 @@ std::string deviation_text(const CriterionVerdict& v, const Evidence& e) {
   return fmt::format("({:+.1f}%)", (e.value - limit) / std::fabs(limit) * 100.0);
 }
 
+std::string device_slot(const Evidence& e) {
+  const std::string id = e.uuid.empty() ? e.device : e.uuid;
+  if (e.gpu < 0) return id;
+  const std::string slot = e.backend == "cpu" ? fmt::format("cpu rank {}", e.gpu) : fmt::format("gpu {}", e.gpu);
+  return id.empty() ? slot : slot + "  " + id;
+}
+
 std::string describe_member(const CriterionVerdict& v, const Evidence& e) {
   std::string out;
-  if (e.rank >= 0) {
+  if (!e.label.empty()) {
+    out = "communicator " + e.label;
+    if (e.round >= 0) out += fmt::format("  round {}", e.round);
+    if (const std::string hosts = communicator_hosts(e); !hosts.empty()) out += "  " + hosts;
+  } else if (e.rank >= 0) {
     out = fmt::format("rank {}", e.rank);
     if (!e.host.empty()) out += "  host " + e.host;
-    if (e.gpu >= 0) out += fmt::format("  gpu {}", e.gpu);
-    if (!e.uuid.empty()) out += "  " + e.uuid;
-    else if (!e.device.empty()) out += "  " + e.device;
+    if (const std::string slot = device_slot(e); !slot.empty()) out += "  " + slot;
   } else if (!e.host.empty()) {
     out = fmt::format("host {} ({})", e.host, plural(e.ranks, "rank", "ranks"));
   } else if (e.repetition >= 0 && v.scope == "repetition") {
@@ -1018,8 +1350,73 @@ std::vector<std::string> Verdict::quarantine_hosts() const {
     if (c.outcome != Outcome::fail) continue;
     hosts.insert(c.failing_hosts.begin(), c.failing_hosts.end());
   }
+  // A criterion's suspected nodes are in its failing hosts (unless waived); these are the rest.
+  for (const auto& s : suspects)
+    if (s.kind == Suspect::Kind::node && s.criterion.empty()) hosts.insert(s.hosts.front());
   return {hosts.begin(), hosts.end()};
 }
+
+std::string_view to_string(Suspect::Kind k) {
+  switch (k) {
+    case Suspect::Kind::node: return "node";
+    case Suspect::Kind::link: return "link";
+    case Suspect::Kind::pair: return "pair";
+  }
+  return "node";
+}
+
+namespace {
+
+// A scope=pairs step that no communicator criterion judges is still diagnosed: its pairs at the
+// largest message size, slow when their busbw_oop is below kDefaultSlowRatio x the step's median.
+constexpr double kDefaultSlowRatio = 0.9;
+
+std::vector<Suspect> diagnose_uncovered(const StepResult& step, const RankDirectory& ranks) {
+  const Column* bytes = step.points.find("bytes");
+  const Column* busbw = step.points.find("busbw_oop");
+  const Column* group = step.points.find("group");
+  if (!bytes || !busbw || !group || bytes->values.empty()) return {};
+  const double largest = stats::max(bytes->values);
+  const std::vector<CommGroup> groups = communicators_of(step, ranks);
+  if (groups.empty()) return {};
+  std::vector<double> values(groups.size(), kNaN);
+  std::vector<char> judged(groups.size(), 0), slow(groups.size(), 0);
+  std::vector<double> finite;
+  for (std::size_t row = 0; row < bytes->values.size() && row < busbw->values.size() && row < group->values.size(); ++row) {
+    const double g = group->values[row];
+    if (bytes->values[row] != largest || !(g >= 0) || static_cast<std::size_t>(g) >= groups.size()) continue;
+    values[static_cast<std::size_t>(g)] = busbw->values[row];
+    judged[static_cast<std::size_t>(g)] = 1;
+    if (std::isfinite(busbw->values[row])) finite.push_back(busbw->values[row]);
+  }
+  if (finite.empty()) return {};
+  const double median = stats::median(finite);
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    slow[g] = judged[g] && !(values[g] >= kDefaultSlowRatio * median) ? 1 : 0;
+  return diagnose_pairs(step, groups, judged, slow, ranks);
+}
+
+// The nodes a bisect step names: ranks whose per-rank `suspect` is 1.
+std::vector<Suspect> bisect_culprits(const StepResult& step, const RankDirectory& ranks) {
+  std::vector<Suspect> out;
+  const Column* suspect = step.per_rank.find("suspect");
+  if (!suspect) return out;
+  std::set<std::int32_t> hosts;
+  for (std::size_t row = 0; row < suspect->values.size(); ++row)
+    if (suspect->values[row] == 1) hosts.insert(ranks.host_of(rank_of_row(step, row)));
+  for (std::int32_t h : hosts) {
+    if (h < 0) continue;
+    Suspect s;
+    s.kind = Suspect::Kind::node;
+    s.hosts = {ranks.host_name(h)};
+    s.text = fmt::format("suspected node {} (named by bisect step {})", s.hosts[0], step.id);
+    s.step_id = step.id;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
 
 Verdict evaluate(const Contract& contract, const RunInfo& run, const std::vector<StepResult>& steps,
                  const EvaluateOptions& options) {
@@ -1028,9 +1425,30 @@ Verdict evaluate(const Contract& contract, const RunInfo& run, const std::vector
   Verdict verdict;
   verdict.contract = contract.name;
   verdict.as_of = options.today.empty() ? today_utc() : options.today;
+  const auto add_suspect = [&](Suspect s) {
+    const bool seen = std::any_of(verdict.suspects.begin(), verdict.suspects.end(), [&](const Suspect& x) {
+      return x.kind == s.kind && x.hosts == s.hosts;
+    });
+    if (!seen) verdict.suspects.push_back(std::move(s));
+  };
   for (const auto& c : contract.criteria) {
     const Waivers waivers = waivers_for(contract, c, verdict.as_of);
     verdict.criteria.push_back(Judge(c, steps, facts, ranks, waivers).judge(options.max_evidence));
+    CriterionVerdict& v = verdict.criteria.back();
+    for (auto& s : v.suspects) s.criterion = v.id;
+    if (v.outcome == Outcome::fail)
+      for (const auto& s : v.suspects) add_suspect(s);
+  }
+  for (const auto& step : steps) {
+    if (step.status != Status::ok) continue;
+    if (step_scope(step) == StepScope::pairs) {
+      const bool covered = std::any_of(contract.criteria.begin(), contract.criteria.end(), [&](const Criterion& c) {
+        return c.scope == Scope::communicator && selects(c, step.benchmark, step.params);
+      });
+      if (!covered)
+        for (auto& s : diagnose_uncovered(step, ranks)) add_suspect(std::move(s));
+    }
+    for (auto& s : bisect_culprits(step, ranks)) add_suspect(std::move(s));
   }
   for (const auto& step : steps) {
     switch (step.status) {
@@ -1082,6 +1500,7 @@ void print_verdict(std::ostream& out, const Verdict& verdict, const PrintOptions
     if (!c.note.empty()) out << "    note: " << c.note << '\n';
     if (!c.waiver.empty()) out << "    " << paint(colour_of(Outcome::waived), "waiver: " + c.waiver) << '\n';
     print_evidence(out, c);
+    print_suspects(out, c.suspects, "    diagnosis: ");
   }
   const auto print_list = [&](std::string_view title, const std::vector<std::string>& items) {
     if (items.empty()) return;
@@ -1090,6 +1509,15 @@ void print_verdict(std::ostream& out, const Verdict& verdict, const PrintOptions
     out << title << " (" << items.size() << "):\n";
     for (const auto& item : items) out << "  " << item << '\n';
   };
+  std::vector<Suspect> other;
+  for (const auto& s : verdict.suspects)
+    if (s.criterion.empty()) other.push_back(s);
+  if (!other.empty()) {
+    if (block_printed) out << '\n';
+    block_printed = true;
+    out << "diagnosis (" << other.size() << "):\n";
+    print_suspects(out, other, "  ");
+  }
   print_list("broken steps", verdict.broken_steps);
   print_list("incorrect steps", verdict.incorrect_steps);
 

@@ -33,7 +33,31 @@ struct Evidence {
   // Outlier rules: the median of the member's peers, against which shortfall is measured.
   double reference = std::numeric_limits<double>::quiet_NaN();
   bool waived = false;   // on a host an active waiver names
+  std::string backend;   // the step's backend: "cuda" names GPUs, "cpu" names CPU ranks
+  // Communicator members: the label ("node03<->node17", "node05", "rail 3", "world"), its
+  // round (-1 when not tied to one) and its hosts (at most kMaxEvidenceHosts, of hosts_total).
+  std::string label;
+  std::int32_t group = -1;
+  std::int32_t round = -1;
+  std::vector<std::string> hosts;
+  std::size_t hosts_total = 0;
 };
+
+inline constexpr std::size_t kMaxEvidenceHosts = 8;
+
+// What localisation concluded from a pairs step (or a bisect step): a node slow with every
+// partner it met, a link slow in one round between two nodes fine with their other partners,
+// or a slow pair that the plan cannot attribute either way.
+struct Suspect {
+  enum class Kind { node, link, pair };
+  Kind kind = Kind::node;
+  std::vector<std::string> hosts;  // one for a node, two for a link or pair
+  std::string text;                // "suspected node node07 (slow with 3 of 3 partners)"
+  std::string step_id;             // the pairs or bisect step it was read from
+  std::string criterion;           // the criterion whose slow members it explains; "" for the
+                                   // default rule on a pairs step and for bisect culprits
+};
+std::string_view to_string(Suspect::Kind k);
 
 struct CriterionVerdict {
   std::string id;
@@ -61,6 +85,8 @@ struct CriterionVerdict {
   // that did not finish ok), not counting waived ones. Only for rank and node scopes, and
   // only when the criterion failed.
   std::vector<std::string> failing_hosts;
+  // scope communicator over scope=pairs steps: what the slow pairs point at (see Suspect).
+  std::vector<Suspect> suspects;
 };
 
 struct Verdict {
@@ -70,9 +96,14 @@ struct Verdict {
   // Steps that broke (error, timeout) or gave a wrong answer (incorrect), with reasons.
   std::vector<std::string> broken_steps;
   std::vector<std::string> incorrect_steps;
+  // Every suspect named in this run, each once: from the criteria above, from pairs steps no
+  // criterion judges (diagnosed with the default rule, see docs/contracts.md), and the culprits
+  // bisect steps name. Diagnosis alone does not fail a run; suspected nodes are quarantined.
+  std::vector<Suspect> suspects;
   // 0 all pass (or waived), 1 a criterion failed or a step's answer was wrong, 3 a step broke.
   int exit_code() const;
-  // The hosts that fail any per-rank or per-node criterion, sorted, each once: what to drain.
+  // The hosts that fail any per-rank or per-node criterion (or a communicator criterion over
+  // scope=node steps), and every suspected node, sorted, each once: what to drain.
   std::vector<std::string> quarantine_hosts() const;
 };
 
@@ -99,6 +130,9 @@ std::string format_figure(double value, const std::string& unit = {});
 // One evidence member as text: "rank 3  host node10  gpu 3  GPU-..." / "host node10 (8 ranks)" /
 // "step gemm-..." / "point bytes=1048576" / "repetition 2".
 std::string describe_member(const CriterionVerdict& c, const Evidence& e);
+// "rank 3  host node10  gpu 3  GPU-..." on cuda, "... cpu rank 3  <CPU model>" on cpu: how a
+// rank's place on its host is named for the step's backend.
+std::string device_slot(const Evidence& e);
 // The signed distance of an evidence value from its bound (or peer median): "(-26.8%)".
 std::string deviation_text(const CriterionVerdict& c, const Evidence& e);
 

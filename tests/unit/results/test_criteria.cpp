@@ -577,7 +577,7 @@ waivers:
 }
 
 TEST(ContractLanguage, ErrorsInTheNewKeys) {
-  expect_error(kHead + "    scope: gpu\n    bound: {min: 1}\n", 5, 12, "unknown scope 'gpu' (expected one of: rank, node, step, repetition)");
+  expect_error(kHead + "    scope: gpu\n    bound: {min: 1}\n", 5, 12, "unknown scope 'gpu' (expected one of: rank, node, step, repetition, communicator, pair)");
   expect_error(kHead + "    reduce: sum\n    bound: {min: 1}\n", 5, 13, "with scope rank each member is one rank");
   expect_error(kHead + "    scope: node\n    reduce: fraction\n    bound: {min: 1}\n", 6, 13, "applies only to combine");
   expect_error(kHead + "    combine: count\n    bound: {min: 1}\n", 5, 14, "give it as 'meets'");
