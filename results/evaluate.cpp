@@ -1356,6 +1356,13 @@ std::vector<std::string> Verdict::quarantine_hosts() const {
   return {hosts.begin(), hosts.end()};
 }
 
+std::vector<std::string> communicator_labels(const RunInfo& run, const StepResult& step) {
+  const RankDirectory ranks(run);
+  std::vector<std::string> out;
+  for (auto& g : communicators_of(step, ranks)) out.push_back(std::move(g.label));
+  return out;
+}
+
 std::string_view to_string(Suspect::Kind k) {
   switch (k) {
     case Suspect::Kind::node: return "node";

@@ -115,6 +115,10 @@ struct EvaluateOptions {
 Verdict evaluate(const Contract& contract, const RunInfo& run, const std::vector<StepResult>& steps,
                  const EvaluateOptions& options = {});
 
+// The label of every communicator (group) of a collective step, by group: "world", a host,
+// "rail 3", "node01<->node02", "8 nodes" (docs/contracts.md); empty without group_ranks.
+std::vector<std::string> communicator_labels(const RunInfo& run, const StepResult& step);
+
 // Today's date in UTC, YYYY-MM-DD.
 std::string today_utc();
 

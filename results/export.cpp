@@ -55,6 +55,15 @@ json step_json(const StepResult& s) {
           {"samples", std::move(samples)}};
 }
 
+json suspects_json(const std::vector<Suspect>& suspects) {
+  json out = json::array();
+  for (const auto& s : suspects) {
+    out.push_back({{"kind", to_string(s.kind)}, {"hosts", s.hosts}, {"text", s.text}, {"step", s.step_id},
+                   {"criterion", s.criterion}});
+  }
+  return out;
+}
+
 json verdict_json(const Verdict& v) {
   json criteria = json::array();
   for (const auto& c : v.criteria) {
@@ -62,18 +71,24 @@ json verdict_json(const Verdict& v) {
     for (const auto& e : c.worst) {
       worst.push_back({{"step", e.step_id}, {"rank", e.rank}, {"host", e.host}, {"gpu", e.gpu}, {"device", e.device},
                        {"uuid", e.uuid}, {"repetition", e.repetition}, {"ranks", e.ranks}, {"value", number(e.value)},
-                       {"shortfall", number(e.shortfall)}, {"reference", number(e.reference)}, {"waived", e.waived}});
+                       {"shortfall", number(e.shortfall)}, {"reference", number(e.reference)}, {"waived", e.waived},
+                       {"backend", e.backend}});
+      if (!e.label.empty()) {
+        worst.back()["communicator"] = {{"label", e.label}, {"group", e.group}, {"round", e.round},
+                                        {"hosts", e.hosts}, {"hosts_total", e.hosts_total}};
+      }
     }
     criteria.push_back({{"id", c.id}, {"description", c.description}, {"benchmark", c.benchmark}, {"metric", c.metric},
                         {"point", c.point}, {"scope", c.scope}, {"kind", c.kind}, {"combine", c.combine},
                         {"bound", c.bound}, {"outcome", to_string(c.outcome)}, {"measured", number(c.measured)},
                         {"measured_unit", c.measured_unit}, {"unit", c.unit}, {"members", c.members}, {"steps", c.steps},
                         {"note", c.note}, {"detail", c.detail}, {"waiver", c.waiver}, {"worst", std::move(worst)},
-                        {"worst_total", c.worst_total}, {"failing_hosts", c.failing_hosts}});
+                        {"worst_total", c.worst_total}, {"failing_hosts", c.failing_hosts},
+                        {"suspects", suspects_json(c.suspects)}});
   }
   return {{"contract", v.contract}, {"as_of", v.as_of}, {"exit_code", v.exit_code()}, {"criteria", std::move(criteria)},
           {"broken_steps", v.broken_steps}, {"incorrect_steps", v.incorrect_steps},
-          {"quarantine", v.quarantine_hosts()}};
+          {"suspects", suspects_json(v.suspects)}, {"quarantine", v.quarantine_hosts()}};
 }
 
 // RFC 4180 quoting; a text cell that a spreadsheet would run as a formula gets a leading quote.

@@ -224,15 +224,26 @@ class HtmlReport {
       if (!c.note.empty()) out_ << "<p class=\"note\">note: " << escape(c.note) << "</p>\n";
       if (!c.waiver.empty()) out_ << "<p class=\"note\">waiver: " << escape(c.waiver) << "</p>\n";
       if (!c.worst.empty()) {
-        out_ << "<table><tr><th>member</th><th>host</th><th>GPU</th><th>UUID</th><th>value</th><th>off</th><th>step</th></tr>\n";
+        bool cpu = false, gpu = false;
+        for (const auto& e : c.worst) (e.backend == "cpu" ? cpu : gpu) = true;
+        const char* slot = cpu && gpu ? "GPU / CPU rank" : cpu ? "CPU rank" : "GPU";
+        out_ << "<table><tr><th>member</th><th>host</th><th>" << slot
+             << "</th><th>UUID</th><th>value</th><th>off</th><th>step</th></tr>\n";
         for (const auto& e : c.worst) {
-          std::string who = e.rank >= 0                                  ? fmt::format("rank {}", e.rank)
+          std::string host = e.host;
+          if (!e.label.empty()) {
+            for (const auto& h : e.hosts) host += (host.empty() ? "" : ", ") + h;
+            if (e.hosts_total > e.hosts.size()) host += fmt::format(", and {} more", e.hosts_total - e.hosts.size());
+          }
+          std::string who = !e.label.empty() ? e.label + (e.round >= 0 ? fmt::format(", round {}", e.round) : "") +
+                                                    fmt::format(" ({} ranks)", e.ranks)
+                            : e.rank >= 0                                  ? fmt::format("rank {}", e.rank)
                             : !e.host.empty()                              ? fmt::format("node ({} ranks)", e.ranks)
                             : e.repetition >= 0 && c.scope == "repetition" ? fmt::format("repetition {}", e.repetition)
                             : !c.point.empty()                             ? "point " + c.point
                                                                            : "step";
           if (e.repetition >= 0 && c.scope != "repetition") who += fmt::format(", repetition {}", e.repetition);
-          out_ << "<tr>" << cell(who) << cell(e.host) << cell(e.gpu >= 0 ? std::to_string(e.gpu) : "", true)
+          out_ << "<tr>" << cell(who) << cell(host) << cell(e.gpu >= 0 ? std::to_string(e.gpu) : "", true)
                << cell(e.uuid.empty() ? e.device : e.uuid) << cell(format_figure(e.value, c.unit), true)
                << cell(deviation_text(c, e) + (e.waived ? " waived" : "")) << cell(e.step_id) << "</tr>\n";
         }
@@ -240,6 +251,7 @@ class HtmlReport {
         if (c.worst_total > c.worst.size())
           out_ << fmt::format("<p class=\"note\">and {} more</p>\n", c.worst_total - c.worst.size());
       }
+      write_suspects(c.suspects, "Diagnosis");
       if (!c.failing_hosts.empty()) {
         out_ << fmt::format("<p class=\"note\">{} host(s) to drain: ", c.failing_hosts.size());
         for (std::size_t i = 0; i < c.failing_hosts.size() && i < 50; ++i)
@@ -255,60 +267,228 @@ class HtmlReport {
       if (items.size() > 200) out_ << fmt::format("<li>and {} more</li>\n", items.size() - 200);
       out_ << "</ul>\n";
     };
+    std::vector<Suspect> other;
+    for (const auto& s : verdict_.suspects)
+      if (s.criterion.empty()) other.push_back(s);
+    if (!other.empty()) {
+      out_ << fmt::format("<h3 id=\"diagnosis\">Diagnosis ({})</h3>\n<p class=\"note\">Read from pairs steps that no "
+                          "criterion judges (pairs below 0.9 x the step's median busbw at its largest size) and from "
+                          "bisect steps.</p>\n",
+                          other.size());
+      write_suspects(other, "");
+    }
     list("Broken steps", verdict_.broken_steps);
     list("Incorrect steps", verdict_.incorrect_steps);
   }
 
-  // Bus bandwidth against message size, one plot per benchmark, with the contract's bounds.
-  void write_bandwidth() {
-    std::map<std::string, std::vector<const StepResult*>> by_benchmark;
-    for (const auto& s : steps_) {
-      if (s.status != Status::ok || !s.points.find("bytes")) continue;
-      const bool has_busbw = std::any_of(s.points.columns.begin(), s.points.columns.end(),
-                                         [](const Column& c) { return c.name.rfind("busbw", 0) == 0; });
-      if (has_busbw) by_benchmark[s.benchmark].push_back(&s);
+  void write_suspects(const std::vector<Suspect>& suspects, const char* title) {
+    if (suspects.empty()) return;
+    if (*title) out_ << "<p class=\"note\"><b>" << title << "</b></p>\n";
+    out_ << "<ul class=\"suspects\">\n";
+    for (std::size_t i = 0; i < suspects.size() && i < 50; ++i)
+      out_ << "<li>" << escape(suspects[i].text) << " <span class=\"muted\">(step " << escape(suspects[i].step_id)
+           << ")</span></li>\n";
+    if (suspects.size() > 50) out_ << fmt::format("<li>and {} more</li>\n", suspects.size() - 50);
+    out_ << "</ul>\n";
+  }
+
+  // The contract's busbw bounds of `benchmark` as markers at their message size.
+  void add_bound_markers(svg::LinePlot& p, const std::string& benchmark) const {
+    if (!in_.contract) return;
+    for (const auto& c : in_.contract->criteria) {
+      if (c.benchmark != benchmark || c.metric.rfind("busbw", 0) != 0 || c.scaling || c.outliers) continue;
+      const auto bytes = c.point.find("bytes");
+      if (bytes == c.point.end()) continue;
+      const auto x = as_number(bytes->second);
+      const auto y = c.bound.min ? c.bound.min : c.bound.max;
+      if (x && y) p.markers.push_back(svg::Marker{*x, *y, fmt::format("{}: {} {}", c.id, c.metric, c.bound.text())});
     }
-    if (by_benchmark.empty()) return;
+  }
+
+  static const Column* busbw_column(const StepResult& s) {
+    if (const Column* c = s.points.find("busbw_oop")) return c;
+    for (const auto& c : s.points.columns)
+      if (c.name.rfind("busbw", 0) == 0) return &c;
+    return nullptr;
+  }
+
+  static std::string scope_of(const StepResult& s) {
+    const auto it = s.params.find("scope");
+    return it == s.params.end() ? std::string() : format_value(it->second);
+  }
+
+  // Bus bandwidth against message size, one plot per collective (benchmark) and scope, with the
+  // contract's bounds. World, rail and scaling steps draw one line per communicator; node,
+  // pairs and bisect steps (up to tens of thousands of communicators) draw the median, min and
+  // max over their communicators, and the distribution at one size with the outliers named.
+  void write_bandwidth() {
+    std::map<std::pair<std::string, std::string>, std::vector<const StepResult*>> by_op;
+    for (const auto& s : steps_) {
+      if (s.status != Status::ok || !s.points.find("bytes") || !busbw_column(s)) continue;
+      by_op[{s.benchmark, scope_of(s)}].push_back(&s);
+    }
+    if (by_op.empty()) return;
     out_ << "<h3>Bus bandwidth against message size</h3>\n";
     std::size_t plots = 0;
-    for (const auto& [benchmark, steps] : by_benchmark) {
-      if (plots++ >= o_.max_plots) break;
-      svg::LinePlot p;
-      p.title = benchmark + ": bus bandwidth";
-      p.x_label = "message size (bytes)";
-      p.x_format = svg::AxisFormat::bytes;
-      p.log_x = true;
-      std::string unit;
-      for (std::size_t i = 0; i < steps.size() && p.series.size() < o_.max_series; ++i) {
-        const StepResult& s = *steps[i];
-        const Column& bytes = *s.points.find("bytes");
+    for (const auto& [key, steps] : by_op) {
+      if (plots++ >= o_.max_plots) {
+        out_ << fmt::format("<p class=\"note\">{} more collectives not drawn.</p>\n", by_op.size() - o_.max_plots);
+        break;
+      }
+      const auto& [benchmark, scope] = key;
+      std::size_t most_groups = 1;
+      for (const StepResult* s : steps) most_groups = std::max(most_groups, groups_of(*s));
+      const bool many = scope == "node" || scope == "pairs" || scope == "bisect" || most_groups > o_.max_series;
+      if (many) {
+        for (std::size_t i = 0; i < steps.size() && i < 4; ++i) write_communicator_bandwidth(*steps[i], benchmark, scope);
+        if (steps.size() > 4) out_ << fmt::format("<p class=\"note\">4 of {} steps drawn.</p>\n", steps.size());
+      } else {
+        write_line_bandwidth(steps, benchmark, scope);
+      }
+    }
+  }
+
+  static std::size_t groups_of(const StepResult& s) {
+    const Column* group = s.points.find("group");
+    if (!group || group->values.empty()) return 1;
+    return static_cast<std::size_t>(std::max(0.0, stats::max(group->values))) + 1;
+  }
+
+  // One line per (step, communicator, busbw column): world steps, rails, scales.
+  void write_line_bandwidth(const std::vector<const StepResult*>& steps, const std::string& benchmark,
+                            const std::string& scope) {
+    svg::LinePlot p;
+    p.title = benchmark + (scope.empty() ? "" : " scope=" + scope) + ": bus bandwidth";
+    p.x_label = "message size (bytes)";
+    p.x_format = svg::AxisFormat::bytes;
+    p.log_x = true;
+    std::string unit;
+    std::size_t wanted = 0;
+    for (const StepResult* sp : steps) {
+      const StepResult& s = *sp;
+      const Column& bytes = *s.points.find("bytes");
+      const Column* group = s.points.find("group");
+      const std::size_t groups = groups_of(s);
+      const std::vector<std::string> labels =
+          group && groups > 1 ? communicator_labels(run_, s) : std::vector<std::string>{};
+      for (std::size_t g = 0; g < groups; ++g) {
         for (const auto& col : s.points.columns) {
           if (col.name.rfind("busbw", 0) != 0) continue;
-          if (col.name != "busbw_oop" && steps.size() > 3) continue;
+          if (col.name != "busbw_oop" && (steps.size() > 3 || groups > 1)) continue;
+          ++wanted;
+          if (p.series.size() >= o_.max_series) continue;
           unit = col.unit;
           svg::Series series;
-          series.label = fmt::format("{} {} ({} ranks)", col.name, step_title(s), s.ranks.size());
-          series.x = bytes.values;
-          series.y = col.values;
+          const std::string who = groups > 1 ? (g < labels.size() ? labels[g] : fmt::format("group {}", g)) + " "
+                                             : std::string();
+          series.label = fmt::format("{} {}{} ({} ranks)", col.name, who, step_title(s), s.ranks.size());
+          for (std::size_t row = 0; row < bytes.values.size() && row < col.values.size(); ++row) {
+            if (group && row < group->values.size() && group->values[row] != static_cast<double>(g)) continue;
+            series.x.push_back(bytes.values[row]);
+            series.y.push_back(col.values[row]);
+          }
           series.dashed = col.name != "busbw_oop" && col.name.find("_ip") != std::string::npos;
           p.series.push_back(std::move(series));
         }
       }
-      p.y_label = unit.empty() ? "bus bandwidth" : "bus bandwidth (" + unit + ")";
-      if (in_.contract) {
-        for (const auto& c : in_.contract->criteria) {
-          if (c.benchmark != benchmark || c.metric.rfind("busbw", 0) != 0 || c.scaling) continue;
-          const auto bytes = c.point.find("bytes");
-          if (bytes == c.point.end()) continue;
-          const auto x = as_number(bytes->second);
-          const auto y = c.bound.min ? c.bound.min : c.bound.max;
-          if (x && y) p.markers.push_back(svg::Marker{*x, *y, fmt::format("{}: {} {}", c.id, c.metric, c.bound.text())});
-        }
-      }
-      out_ << svg::line_plot(p) << '\n';
-      if (steps.size() > o_.max_series)
-        out_ << fmt::format("<p class=\"note\">{} of {} steps drawn.</p>\n", o_.max_series, steps.size());
     }
+    p.y_label = unit.empty() ? "bus bandwidth" : "bus bandwidth (" + unit + ")";
+    add_bound_markers(p, benchmark);
+    out_ << svg::line_plot(p) << '\n';
+    if (wanted > p.series.size())
+      out_ << fmt::format("<p class=\"note\">{} of {} lines drawn.</p>\n", p.series.size(), wanted);
+  }
+
+  // Many communicators in one step: median, min and max over them at every size, and their
+  // distribution at the size a communicator criterion judges (else the largest size).
+  void write_communicator_bandwidth(const StepResult& s, const std::string& benchmark, const std::string& scope) {
+    const Column& bytes = *s.points.find("bytes");
+    const Column& busbw = *busbw_column(s);
+    const Column* group = s.points.find("group");
+    std::map<double, std::vector<double>> by_size;
+    for (std::size_t row = 0; row < bytes.values.size() && row < busbw.values.size(); ++row)
+      if (std::isfinite(busbw.values[row])) by_size[bytes.values[row]].push_back(busbw.values[row]);
+    if (by_size.empty()) return;
+    std::size_t communicators = 0;
+    for (const auto& [size, values] : by_size) communicators = std::max(communicators, values.size());
+    svg::LinePlot p;
+    p.title = fmt::format("{} scope={}: {} over {} communicators ({})", benchmark, scope.empty() ? "-" : scope,
+                          busbw.name, communicators, step_title(s));
+    p.x_label = "message size (bytes)";
+    p.x_format = svg::AxisFormat::bytes;
+    p.log_x = true;
+    p.y_label = "bus bandwidth" + (busbw.unit.empty() ? std::string() : " (" + busbw.unit + ")");
+    svg::Series med{"median", {}, {}, false}, lo{"min", {}, {}, true}, hi{"max", {}, {}, true};
+    for (const auto& [size, values] : by_size) {
+      med.x.push_back(size), lo.x.push_back(size), hi.x.push_back(size);
+      med.y.push_back(stats::median(values));
+      lo.y.push_back(stats::min(values));
+      hi.y.push_back(stats::max(values));
+    }
+    p.series = {med, lo, hi};
+    add_bound_markers(p, benchmark);
+    out_ << svg::line_plot(p) << '\n';
+
+    // The size to show the distribution at, and what names its outliers.
+    double at = by_size.rbegin()->first;
+    const CriterionVerdict* judged = nullptr;
+    if (in_.contract) {
+      for (std::size_t i = 0; i < in_.contract->criteria.size() && i < verdict_.criteria.size(); ++i) {
+        const Criterion& c = in_.contract->criteria[i];
+        if (c.scope != Scope::communicator || c.metric != busbw.name || !selects(c, s.benchmark, s.params)) continue;
+        const auto b = c.point.find("bytes");
+        if (b == c.point.end() || !as_number(b->second) || !by_size.count(*as_number(b->second))) continue;
+        at = *as_number(b->second);
+        judged = &verdict_.criteria[i];
+        break;
+      }
+    }
+    svg::Histogram h;
+    h.values = by_size[at];
+    const double median = stats::median(h.values);
+    h.title = fmt::format("{} scope={}: {} at {} over {} communicators{}", benchmark, scope.empty() ? "-" : scope, busbw.name,
+                          svg::tick_label(at, svg::AxisFormat::bytes), h.values.size(),
+                          judged ? " (" + judged->id + ")" : "");
+    h.x_label = busbw.name + (busbw.unit.empty() ? "" : " (" + busbw.unit + ")");
+    h.vlines.push_back(svg::HLine{median, "median"});
+    std::vector<std::string> named;
+    if (judged) {
+      for (const auto& e : judged->worst) {
+        if (e.step_id != s.id) continue;
+        h.labelled.push_back(svg::Marker{e.value, 0, fmt::format("{} {} {}", e.label, format_figure(e.value, busbw.unit),
+                                                                 deviation_text(*judged, e))});
+      }
+      if (judged->limits.min && judged->kind == "bound")
+        h.vlines.push_back(svg::HLine{*judged->limits.min, "bound >= " + format_figure(*judged->limits.min)});
+    } else if (group) {
+      // No criterion judges these communicators: name the worst below 0.9 x the median.
+      struct Low {
+        std::size_t group;
+        double value;
+      };
+      std::vector<Low> low;
+      for (std::size_t row = 0; row < bytes.values.size() && row < busbw.values.size() && row < group->values.size(); ++row) {
+        if (bytes.values[row] != at) continue;
+        const double v = busbw.values[row];
+        if (!(v >= 0.9 * median)) low.push_back(Low{static_cast<std::size_t>(std::max(0.0, group->values[row])), v});
+      }
+      const std::size_t shown = std::min<std::size_t>(low.size(), 10);
+      std::partial_sort(low.begin(), low.begin() + static_cast<std::ptrdiff_t>(shown), low.end(),
+                        [](const Low& a, const Low& b) { return a.value < b.value; });
+      if (shown > 0) {
+        const std::vector<std::string> labels = communicator_labels(run_, s);
+        for (std::size_t i = 0; i < shown; ++i) {
+          const std::string label = low[i].group < labels.size() ? labels[low[i].group] : fmt::format("group {}", low[i].group);
+          h.labelled.push_back(svg::Marker{low[i].value, 0,
+                                           fmt::format("{} {} ({:+.1f}% vs median)", label, format_figure(low[i].value, busbw.unit),
+                                                       median != 0 ? (low[i].value - median) / std::fabs(median) * 100 : 0.0)});
+        }
+        if (low.size() > shown)
+          named.push_back(fmt::format("{} communicators below 0.9 x the median; the {} worst are named.", low.size(), shown));
+      }
+    }
+    out_ << svg::histogram(h) << '\n';
+    for (const auto& n : named) out_ << "<p class=\"note\">" << escape(n) << "</p>\n";
   }
 
   struct Distribution {
@@ -374,7 +554,8 @@ class HtmlReport {
         for (const auto& e : d.verdict->worst) {
           if (e.step_id != d.step->id || e.rank < 0) continue;
           h.labelled.push_back(svg::Marker{e.value, 0,
-                                           fmt::format("rank {} {}{} {} {}", e.rank, e.host, e.gpu >= 0 ? fmt::format(" gpu {}", e.gpu) : "",
+                                           fmt::format("rank {} {}{} {} {}", e.rank, e.host,
+                                                       e.gpu >= 0 ? fmt::format(" {} {}", e.backend == "cpu" ? "cpu rank" : "gpu", e.gpu) : "",
                                                        format_figure(e.value, d.column->unit), deviation_text(*d.verdict, e))});
         }
       }

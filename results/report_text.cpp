@@ -30,6 +30,16 @@ std::string word(Outcome o) {
   return "FAIL";
 }
 
+constexpr std::size_t kMaxSuspects = 20;
+
+// Suspects that no criterion explains (default pairs rule, bisect culprits).
+std::vector<const Suspect*> other_suspects(const Verdict& v) {
+  std::vector<const Suspect*> out;
+  for (const auto& s : v.suspects)
+    if (s.criterion.empty()) out.push_back(&s);
+  return out;
+}
+
 // The evidence of one criterion as plain text lines, shared by Markdown and JUnit.
 std::vector<std::string> evidence_lines(const CriterionVerdict& c) {
   std::vector<std::string> lines;
@@ -41,6 +51,9 @@ std::vector<std::string> evidence_lines(const CriterionVerdict& c) {
                                 deviation_text(c, e), e.waived ? " waived" : "", e.step_id));
   }
   if (c.worst_total > c.worst.size()) lines.push_back(fmt::format("... and {} more", c.worst_total - c.worst.size()));
+  for (std::size_t i = 0; i < c.suspects.size() && i < kMaxSuspects; ++i) lines.push_back("diagnosis: " + c.suspects[i].text);
+  if (c.suspects.size() > kMaxSuspects)
+    lines.push_back(fmt::format("diagnosis: ... and {} more suspects", c.suspects.size() - kMaxSuspects));
   if (!c.failing_hosts.empty()) {
     std::string hosts;
     for (std::size_t i = 0; i < c.failing_hosts.size() && i < 50; ++i) hosts += (i ? ", " : "") + c.failing_hosts[i];
@@ -154,7 +167,8 @@ void write_markdown(std::ostream& out, const ReportInput& in) {
       }
       for (const auto& line : evidence_lines(c)) {
         if (line.rfind("note:", 0) == 0 || line.rfind("waiver:", 0) == 0 || line.rfind("detail:", 0) == 0 ||
-            line.rfind("scales:", 0) == 0 || line.rfind("hosts to drain", 0) == 0 || line.rfind("...", 0) == 0)
+            line.rfind("scales:", 0) == 0 || line.rfind("hosts to drain", 0) == 0 || line.rfind("...", 0) == 0 ||
+            line.rfind("diagnosis:", 0) == 0)
           out << "- " << markdown_escape(line) << '\n';
       }
       out << '\n';
@@ -166,6 +180,9 @@ void write_markdown(std::ostream& out, const ReportInput& in) {
     for (const auto& item : items) out << "- " << markdown_escape(item) << '\n';
     out << '\n';
   };
+  std::vector<std::string> diagnosis;
+  for (const Suspect* s : other_suspects(v)) diagnosis.push_back(s->text);
+  list("Diagnosis", diagnosis);
   list("Broken steps", v.broken_steps);
   list("Incorrect steps", v.incorrect_steps);
   out << "## Steps\n\n| step | benchmark | parameters | rep | status | reason |\n|---|---|---|---:|---|---|\n";
@@ -240,8 +257,13 @@ void write_junit(std::ostream& out, const ReportInput& in) {
     out << fmt::format("    <testcase classname=\"{}.steps.{}\" name=\"{}\" time=\"{:.3f}\">\n", classname,
                        xml_escape(s.benchmark), xml_escape(s.id + (params.empty() ? "" : " (" + params + ")")), seconds);
     const std::string reason = s.reason.empty() ? std::string(to_string(s.status)) : s.reason;
+    std::string named;
+    for (const Suspect* x : other_suspects(v))
+      if (x->step_id == s.id) named += x->text + "\n";
     switch (s.status) {
-      case Status::ok: break;
+      case Status::ok:
+        if (!named.empty()) out << fmt::format("      <system-out>{}</system-out>\n", xml_escape(named));
+        break;
       case Status::skipped: out << fmt::format("      <skipped message=\"{}\"/>\n", xml_escape(reason)); break;
       case Status::incorrect:
         out << fmt::format("      <failure type=\"incorrect\" message=\"{}\">{}</failure>\n", xml_escape(reason), xml_escape(reason));
