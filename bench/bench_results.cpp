@@ -3,16 +3,22 @@
 //
 // The run is synthetic (made here, not measured): 62,500 nodes of 8 GPUs; a GEMM step with one
 // TFLOP/s value per GPU (1 % noise, 0.1 % of the GPUs 15 % slow, one node 20 % slow) and ten
-// iteration times per GPU; an all-reduce sweep from 8 B to 8 GiB. It is written once to an
-// HDF5 file with the real store before the benchmarks run. The contract has eleven criteria of
-// every kind (bounds per rank, per node and per step, percentiles, fraction, outlier rules
-// against the peer median and MAD, a bound at a sweep point) and a waiver.
+// iteration times per GPU; an all-reduce sweep from 8 B to 8 GiB; a scope=pairs all-reduce step
+// over all 62,500 nodes (3 rounds of disjoint node pairs, 93,750 communicators of 16 ranks, at
+// 1M, 64M and 1G) with one slow link (nid000100<->nid000101) and one slow node (nid031250)
+// planted. It is written once to an HDF5 file with the real store before the benchmarks run.
+// The contract has twelve criteria of every kind (bounds per rank, per node and per step,
+// percentiles, fraction, outlier rules against the peer median and MAD, a bound at a sweep
+// point, an outlier rule per communicator of the pairs step) and a waiver.
 //
 //   bin/bench_results                                # all
 //   bin/bench_results --benchmark_filter=Html        # one
 //   GPUACCEPT_BENCH_HTML=/tmp/500k.html bin/bench_results --benchmark_filter=Html   # keep the page
+//   bin/bench_results --benchmark_filter=Pairs       # the 62,500-node pairs step alone
 //
 // Targets (issue 7): evaluation under 2 s; the HTML report under 10 s and under 10 MB.
+// BM_EvaluatePairs62500 judges only the pairs criterion over only the pairs step, so that the
+// cost of the per-communicator scope and of the diagnosis is seen on its own.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -104,6 +110,13 @@ criteria:
     metric: time_oop
     combine: max
     bound: {max: 100}
+  - id: pairs-no-slow-pair
+    benchmark: allreduce
+    select: {scope: pairs}
+    point: {bytes: 64M}
+    metric: busbw_oop
+    scope: pair
+    outliers: {ratio: 0.9}
 waivers:
   - {criterion: gemm-node-total, hosts: [nid031250], reason: "node under repair, ticket 1234", expires: 2099-12-31}
 )";
@@ -204,6 +217,64 @@ StepResult allreduce_step() {
   return s;
 }
 
+// Rounds of disjoint node pairs: in round r node n meets n +- d_r, d = 1, 2, 5 (62,500 is a
+// multiple of 2, 4 and 10), so every node meets three different partners.
+constexpr int kPairDistance[] = {1, 2, 5};
+constexpr int kSlowLink[2] = {100, 101};
+constexpr int kSlowNode = 31250;
+
+StepResult pairs_step() {
+  StepResult s;
+  s.id = "allreduce-pairs-00000000cc";
+  s.benchmark = "allreduce";
+  s.params = {{"dtype", std::string("bf16")}, {"scope", std::string("pairs")}, {"pair_rounds", std::int64_t{3}}};
+  s.backend = "cuda";
+  s.start_time = 1.75e9 + 200;
+  s.end_time = s.start_time + 90;
+  for (const char* key : {"group", "round", "nodes", "bytes"}) s.points.column(key, key[0] == 'b' ? "B" : "", true);
+  s.points.column("busbw_oop", "GB/s", false, Better::higher);
+  s.points.column("time_oop", "us", false, Better::lower);
+  constexpr std::size_t kGroupSize = 2 * kGpus;
+  Samples members{"group_ranks", "", "group", "member", 0, kGroupSize, {}};
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0.0, 0.01);
+  int group = 0;
+  for (int round = 0; round < 3; ++round) {
+    const int d = kPairDistance[round];
+    for (int a = 0; a < kNodes; ++a) {
+      if ((a / d) % 2 != 0) continue;  // a is in the first half of its block of 2d: it pairs with a + d
+      const int b = a + d;
+      for (int n : {a, b})
+        for (int g = 0; g < kGpus; ++g) members.values.push_back(n * kGpus + g);
+      ++members.rows;
+      const bool slow = (a == kSlowLink[0] && b == kSlowLink[1]) || a == kSlowNode || b == kSlowNode;
+      const double base = 48.0 * (1 + noise(rng)) * (slow ? 0.6 : 1.0);
+      for (const double bytes : {1.0 * (1 << 20), 64.0 * (1 << 20), 1024.0 * (1 << 20)}) {
+        const double busbw = base * bytes / (bytes + 2.0e5);
+        s.points.find("group")->values.push_back(group);
+        s.points.find("round")->values.push_back(round);
+        s.points.find("nodes")->values.push_back(2);
+        s.points.find("bytes")->values.push_back(bytes);
+        s.points.find("busbw_oop")->values.push_back(busbw);
+        s.points.find("time_oop")->values.push_back(bytes / busbw / 1e3);
+      }
+      ++group;
+    }
+  }
+  s.samples.push_back(std::move(members));
+  s.per_rank.column("rank", "", true);
+  s.per_rank.column("status", "", true);
+  s.per_rank.column("wrong", "", false, Better::lower);
+  for (int r = 0; r < kRanks; ++r) {
+    s.ranks.push_back(r);
+    s.per_rank.find("rank")->values.push_back(r);
+    s.per_rank.find("status")->values.push_back(0);
+    s.per_rank.find("wrong")->values.push_back(0);
+  }
+  s.rank_messages.assign(kRanks, "");
+  return s;
+}
+
 // The results file, written once for all benchmarks and removed at exit.
 class Fixture {
  public:
@@ -228,6 +299,7 @@ class Fixture {
       ResultsWriter writer = ResultsWriter::create(path_, run);
       writer.write_step(gemm_step());
       writer.write_step(allreduce_step());
+      writer.write_step(pairs_step());
       writer.finish(run.start_time + 3600);
     }
     file_ = read_results(path_);
@@ -267,6 +339,33 @@ void BM_Evaluate500k(benchmark::State& state) {
   state.counters["criteria"] = static_cast<double>(verdict.criteria.size());
   state.counters["failed"] = static_cast<double>(failed);
   state.counters["quarantine_hosts"] = static_cast<double>(verdict.quarantine_hosts().size());
+}
+
+// Only the per-communicator criterion over only the pairs step: 93,750 communicators, their
+// labels, the outlier rule and the diagnosis that names the planted node and link.
+void BM_EvaluatePairs62500(benchmark::State& state) {
+  const auto& f = Fixture::get();
+  Contract contract;
+  contract.name = "pairs";
+  for (const auto& c : f.contract().criteria)
+    if (c.scope == Scope::communicator) contract.criteria.push_back(c);
+  std::vector<StepResult> pairs;
+  for (const auto& s : f.file().steps)
+    if (s.params.count("scope")) pairs.push_back(s);
+  Verdict verdict;
+  for (auto _ : state) {
+    verdict = evaluate(contract, f.file().run, pairs, options());
+    benchmark::DoNotOptimize(verdict.criteria.data());
+  }
+  const CriterionVerdict& c = verdict.criteria.at(0);
+  std::size_t nodes = 0, links = 0;
+  for (const auto& s : c.suspects) (s.kind == Suspect::Kind::node ? nodes : links) += 1;
+  state.counters["communicators"] = static_cast<double>(c.members);
+  state.counters["outliers"] = c.measured;
+  state.counters["suspected_nodes"] = static_cast<double>(nodes);
+  state.counters["suspected_links"] = static_cast<double>(links);
+  if (nodes != 1 || links != 1 || c.suspects.front().hosts.front() != host_of(kSlowNode))
+    state.SkipWithError("the planted slow node and link were not both named");
 }
 
 // What `gpuaccept check` does: read the file and judge it.
@@ -321,6 +420,7 @@ void BM_JunitAndMarkdown500k(benchmark::State& state) {
 
 BENCHMARK(BM_ReadResults500k)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_Evaluate500k)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_EvaluatePairs62500)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_ReadAndEvaluate500k)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_HtmlReport500k)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_JunitAndMarkdown500k)->Unit(benchmark::kMillisecond)->Iterations(3);
