@@ -695,6 +695,12 @@ class Judge {
     }
     const std::vector<CommGroup>* comms = nullptr;
     if (per_comm || scaling_rows) comms = &(layouts_[index] = communicators_of(step, ranks_));
+    if (per_comm && comms->empty()) {
+      problems_.push_back({fmt::format("step {} has no 'group_ranks' samples: the ranks and hosts of its "
+                                       "communicators are unknown",
+                                       step.id)});
+      return;
+    }
     bool found = false;
     for (std::size_t row = 0; row < metric->values.size(); ++row) {
       const bool match = std::all_of(keys.begin(), keys.end(), [&](const auto& k) {

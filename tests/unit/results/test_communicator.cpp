@@ -429,6 +429,14 @@ TEST(CommunicatorScope, MissingGroupColumnIsAProblemNotAPass) {
                           run, {step});
   EXPECT_EQ(v.criteria[0].outcome, Outcome::fail);
   EXPECT_TRUE(contains(v.criteria[0].note, "has no point column 'group'")) << v.criteria[0].note;
+
+  auto unlabelled = collective_step("node-1", "node", run, {{0}, {1}}, {100, 100});
+  unlabelled.samples.clear();
+  const auto u = evaluate(contract_of("  - {id: p, benchmark: allreduce, point: {bytes: 1M}, metric: busbw_oop, "
+                                      "scope: communicator, bound: {min: 1}}\n"),
+                          run, {unlabelled});
+  EXPECT_EQ(u.criteria[0].outcome, Outcome::fail);
+  EXPECT_TRUE(contains(u.criteria[0].note, "has no 'group_ranks' samples")) << u.criteria[0].note;
 }
 
 TEST(Evidence, CpuBackendNamesRanksNotGpus) {
