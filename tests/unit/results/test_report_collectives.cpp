@@ -178,6 +178,34 @@ TEST(CollectiveReports, DiagnosisIsInEveryFormat) {
   EXPECT_TRUE(contains(page, "&lt;/script&gt; 9 GB/s (-55.0% vs peer median 20)")) << page;
 }
 
+TEST(CollectiveReports, DiagnosisWithoutACriterionIsListedApart) {
+  // The same run judged by a contract that does not look at pairs: the default rule names the
+  // link in a Diagnosis section, and in the pairs step's JUnit test case.
+  CollectiveRun f;
+  f.contract = contract_of("  - {id: gather, benchmark: allgather, point: {bytes: 64M}, metric: busbw_oop, "
+                           "bound: {min: 30}}\n");
+  f.verdict = evaluate(f.contract, f.run, f.steps);
+  ASSERT_EQ(f.verdict.suspects.size(), 1u);
+  EXPECT_EQ(f.verdict.exit_code(), 0);
+  std::ostringstream html, md, junit;
+  write_html(html, f.in);
+  write_markdown(md, f.in);
+  write_junit(junit, f.in);
+  EXPECT_TRUE(contains(html.str(), "<h3 id=\"diagnosis\">Diagnosis (1)</h3>")) << html.str();
+  EXPECT_TRUE(contains(html.str(), "<li>suspected link node01&lt;-&gt;node02&lt;script&gt;")) << html.str();
+  EXPECT_FALSE(contains(html.str(), "<script"));
+  EXPECT_TRUE(contains(md.str(), "## Diagnosis (1)\n\n- suspected link node01&lt;-&gt;node02&lt;script&gt;")) << md.str();
+  EXPECT_EQ(xml_problem(junit.str()), "") << junit.str();
+  const std::string xml = junit.str();
+  const std::size_t pairs_case = xml.find("name=\"pairs-1 (");
+  ASSERT_NE(pairs_case, std::string::npos) << xml;
+  const std::size_t out = xml.find("<system-out>suspected link node01&lt;-&gt;node02", pairs_case);
+  EXPECT_LT(out, xml.find("</testcase>", pairs_case)) << xml;
+  // Without the default rule's own plot naming, the pairs distribution still labels the slow pair.
+  EXPECT_TRUE(contains(html.str(), "allreduce scope=pairs: busbw_oop at 64M over 6 communicators</text>")) << html.str();
+  EXPECT_TRUE(contains(html.str(), "9 GB/s (-55.0% vs median)")) << html.str();
+}
+
 TEST(CollectiveReports, CleanDiagnosisNamesNothing) {
   CollectiveRun f;
   for (auto& v : f.steps[0].points.find("busbw_oop")->values) v = 20;
