@@ -4,13 +4,17 @@
 // (tests/unit/results/fixtures.hpp: collective_step), with the slow member planted.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "results/evaluate.hpp"
 #include "results/report.hpp"
+#include "results/store.hpp"
 #include "tests/unit/results/fixtures.hpp"
 
 namespace gpuaccept {
@@ -95,6 +99,27 @@ TEST(CommunicatorScope, PlantedSlowLinkIsNamedAsLinkAndNeitherNode) {
                              "partners, node02 with 2)"))
       << text;
   EXPECT_FALSE(contains(text, "suspected node")) << text;
+}
+
+TEST(CommunicatorScope, SameDiagnosisAfterTheHdf5Store) {
+  // group_ranks (padded with -1) and the integer key columns survive the results file.
+  auto run = machine(4, 2);
+  run.schema_version = kSchemaVersion;
+  const auto plan = four_node_pairs();
+  const auto step = collective_step("pairs-1", "pairs", run, plan.groups,
+                                    pair_busbw(plan, [](int a, int b) { return a == 1 && b == 2; }), plan.rounds);
+  const auto path = std::filesystem::temp_directory_path() / ("gpuaccept-comm-" + std::to_string(getpid()) + ".h5");
+  {
+    ResultsWriter writer = ResultsWriter::create(path, run);
+    writer.write_step(step);
+    writer.finish(1.0);
+  }
+  const ResultsFile file = read_results(path);
+  std::filesystem::remove(path);
+  const auto v = evaluate(contract_of(kPairsOutliers), file.run, file.steps);
+  ASSERT_EQ(v.criteria[0].suspects.size(), 1u);
+  EXPECT_EQ(v.criteria[0].suspects[0].text.rfind("suspected link node01<->node02", 0), 0u);
+  EXPECT_EQ(communicator_labels(file.run, file.steps.at(0)).at(5), "node01<->node02");
 }
 
 TEST(CommunicatorScope, PlantedSlowNodeIsNamedAsNodeAndItsLinksAreNot) {
