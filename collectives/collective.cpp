@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstring>
 
@@ -303,7 +305,13 @@ PhaseResult measure(Communicator& comm, const Group& control, const CollectiveCo
   if (in_place) prepare();
 
   PhaseResult r;
-  r.iteration_seconds = comm.time(cfg.timing, [&] { comm.collective(args); }, cfg.cuda_graph);
+  r.iteration_seconds = comm.time(
+      cfg.timing,
+      [&] {
+        if (cfg.injected_delay_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(cfg.injected_delay_s));
+        comm.collective(args);
+      },
+      cfg.cuda_graph);
   control.allreduce_max(r.iteration_seconds);
   control.allreduce_sum(std::span<long long>(&wrong, 1));
   r.wrong = wrong;

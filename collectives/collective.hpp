@@ -94,6 +94,9 @@ struct CollectiveConfig {
   bool in_place = true;     // also measure in place
   bool blocking = true;     // each operation completes before the next starts
   bool cuda_graph = false;  // NCCL: capture each operation into a CUDA graph, launch that
+  // Test-only fault injection: this rank waits so long before each timed operation (a slow
+  // node, for the bisect tests on one machine). 0 in every real run.
+  double injected_delay_s = 0;
 };
 
 struct PhaseResult {
