@@ -292,6 +292,7 @@ PhaseResult measure(Communicator& comm, const Group& control, const CollectiveCo
 
   // Check once on fresh data, then time (timed iterations keep working on the same buffers).
   prepare();
+  if (cfg.arrivals) cfg.arrivals->announce();
   comm.set_blocking(cfg.blocking);
   const void* result = comm.collective(args);
   comm.synchronize();

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "collectives/arrivals.hpp"
 #include "collectives/communicator.hpp"
 #include "collectives/group.hpp"
 #include "collectives/types.hpp"
@@ -97,6 +98,8 @@ struct CollectiveConfig {
   // Test-only fault injection: this rank waits so long before each timed operation (a slow
   // node, for the bisect tests on one machine). 0 in every real run.
   double injected_delay_s = 0;
+  // Announces each phase to the step's rank 0 before entering it (hang diagnosis), if set.
+  ArrivalBoard* arrivals = nullptr;
 };
 
 struct PhaseResult {

@@ -469,6 +469,8 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
   std::vector<std::string_view> host_views(hosts.begin(), hosts.end());
   const auto places = collectives::places_from_hosts(host_views);
   auto groups = collectives::plan_scope(scope, places, options);
+  collectives::ArrivalBoard arrivals(ctx.group, hosts);
+  cfg.arrivals = &arrivals;
   double out_suspect = 0;
 
   Runs runs;
@@ -500,6 +502,8 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
     }
     out_suspect = named.count(places[static_cast<std::size_t>(ctx.rank)].node) ? 1.0 : 0.0;
   }
+
+  arrivals.close();
 
   RankOutcome out;
   if (scope == CollectiveScope::bisect) out.metrics["suspect"] = out_suspect;
