@@ -139,7 +139,9 @@ std::string ArrivalBoard::missing_text() const {
       names += fmt::format("{}{} ({})", names.empty() ? "" : ", ", r, r < s.hosts.size() ? s.hosts[r] : "?");
       ++missing;
     }
-  if (missing == 0) return fmt::format("every rank had entered phase {} of the collective", furthest);
+  if (missing == 0)
+    return fmt::format("no rank was seen behind phase {} of the collective (rank 0 sees announcements only "
+                       "while it waits inside MPI)", furthest);
   return fmt::format("rank(s) {} had not entered phase {} of the collective", names, furthest);
 }
 
