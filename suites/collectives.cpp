@@ -82,6 +82,15 @@ std::vector<std::string> step_hosts(const RunContext& ctx) {
   return ctx.group.allgather_text(this_host());
 }
 
+// NCCL picks its algorithm and protocol per call; what can be known without parsing its debug
+// output is whether they were forced (also kept in the run's environment).
+std::string nccl_choice(kernels::Backend backend) {
+  if (backend != kernels::Backend::cuda) return {};
+  const char* algo = std::getenv("NCCL_ALGO");
+  const char* proto = std::getenv("NCCL_PROTO");
+  return fmt::format(", NCCL_ALGO={} NCCL_PROTO={}", algo ? algo : "(NCCL's choice)", proto ? proto : "(NCCL's choice)");
+}
+
 std::string label_of(CollectiveScope scope, const collectives::ScopeGroup& g, int stage_round,
                      const std::vector<std::string>& hosts, const std::vector<collectives::RankPlace>& places) {
   std::vector<std::string> names;  // distinct hosts in group order
@@ -469,6 +478,20 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
   std::vector<std::string_view> host_views(hosts.begin(), hosts.end());
   const auto places = collectives::places_from_hosts(host_views);
   auto groups = collectives::plan_scope(scope, places, options);
+  if (collectives::is_rooted(op)) {
+    // Every rank reaches the same verdict from the same plan, before any communicator exists
+    // (one group failing alone would leave the others waiting in the next collective call).
+    std::size_t smallest = groups.empty() ? 0 : groups.front().ranks.size();
+    for (const auto& g : groups) smallest = std::min(smallest, g.ranks.size());
+    if (scope == CollectiveScope::bisect) {  // later stages hold at least two nodes
+      std::map<int, std::size_t> per_node;
+      for (const auto& p : places) ++per_node[p.node];
+      for (const auto& [node, ranks] : per_node) smallest = std::min(smallest, 2 * ranks);
+    }
+    if (cfg.root >= static_cast<int>(smallest))
+      throw collectives::CollectiveError(fmt::format("root {} is not a rank of every communicator of scope {} (the smallest has {} rank(s))",
+                                                     cfg.root, to_string(scope), smallest));
+  }
   collectives::ArrivalBoard arrivals(ctx.group, hosts);
   cfg.arrivals = &arrivals;
   double out_suspect = 0;
@@ -517,9 +540,9 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
   if (ctx.rank != 0) return out;
 
   Table& t = out.points;
-  std::string log = fmt::format("# {} ({}), scope {}, {} rank(s) on {} node(s), {}\n", to_string(op),
+  std::string log = fmt::format("# {} ({}), scope {}, {} rank(s) on {} node(s), {}{}\n", to_string(op),
                                 collectives::nccl_tests_binary(op), to_string(scope), ctx.size,
-                                places.empty() ? 0 : places.back().node + 1, runs.version);
+                                places.empty() ? 0 : places.back().node + 1, runs.version, nccl_choice(ctx.backend));
   log += collectives::format_table_header(cfg.in_place);
   for (const auto& g : results) {
     const auto& sg = groups[static_cast<std::size_t>(g.group)];

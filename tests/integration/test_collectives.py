@@ -154,7 +154,8 @@ class EveryOperation(CollectiveCase):
             """)
         result = mpirun(2, "run", campaign, "-o", self.path("root.h5"), "-q")
         self.assertExit(result, 3)
-        self.assertIn("root 5 is not a rank of the 2-rank communicator", result.stdout + result.stderr)
+        self.assertIn("root 5 is not a rank of every communicator of scope world (the smallest has 2 rank(s))",
+                      result.stdout + result.stderr)
 
 
 FAKE = {"GPUACCEPT_FAKE_RANKS_PER_NODE": "2"}
