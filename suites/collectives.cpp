@@ -25,6 +25,7 @@
 #include <map>
 #include <set>
 
+#include "collectives/bisect.hpp"
 #include "collectives/collective.hpp"
 #include "collectives/scopes.hpp"
 #include "results/stats.hpp"
@@ -42,7 +43,7 @@ using collectives::RedOp;
 // so that node/rail/pairs scopes can be exercised on one machine. Recorded with the run's
 // environment (GPUACCEPT_ variables are kept).
 constexpr const char* kFakeRanksPerNode = "GPUACCEPT_FAKE_RANKS_PER_NODE";
-// Test-only, with the fake layout only: the ranks of this fake host wait 1 ms before every
+// Test-only, with the fake layout only: the ranks of this fake host wait 20 ms before every
 // timed operation (a slow node for the bisect test).
 constexpr const char* kFakeSlowHost = "GPUACCEPT_FAKE_SLOW_HOST";
 
@@ -220,23 +221,7 @@ double largest_busbw(const GroupResult& g) {
   return g.points.empty() ? 0 : g.points.back().out_of_place.busbw;
 }
 
-// ---------------------------------------------------------------- bisect
-//
-// As operators narrow a slow job down by hand, each stage planned on rank 0 from what the
-// earlier ones measured (busbw at the largest size, out of place) and shared with every rank:
-//   0. the world and one round of node pairs (plan_scope). Threshold: min_busbw, or
-//      bisect_fraction x the median pair. World at or above it: nothing to bisect.
-//   1. pairs below the threshold: each of their nodes meets a node of a good pair; a node
-//      slow again is a culprit; when both recheck fine, the first pairing names the link.
-//   2. no slow pair: groups of bisect_group nodes at once; then, from a good reference
-//      node, a ring grown one node at a time through the slow groups' nodes (all nodes when
-//      no group is slow): the node whose arrival takes the ring below the threshold is named.
-
-struct BisectState {
-  double threshold = 0;
-  std::set<int> suspects;      // nodes
-  std::vector<std::string> notes;
-};
+// ---------------------------------------------------------------- bisect (collectives/bisect.hpp)
 
 std::string encode_groups(const std::vector<collectives::ScopeGroup>& groups) {
   std::string text;
@@ -269,155 +254,6 @@ std::vector<collectives::ScopeGroup> decode_groups(const std::string& text) {
   }
   return groups;
 }
-
-std::vector<int> nodes_of(const collectives::ScopeGroup& g, const std::vector<collectives::RankPlace>& places) {
-  std::vector<int> nodes;
-  for (int r : g.ranks) {
-    const int n = places[static_cast<std::size_t>(r)].node;
-    if (std::find(nodes.begin(), nodes.end(), n) == nodes.end()) nodes.push_back(n);
-  }
-  return nodes;
-}
-
-collectives::ScopeGroup group_of(const std::vector<collectives::RankPlace>& places, const std::vector<int>& nodes, int round) {
-  collectives::ScopeGroup g;
-  g.ranks = collectives::ranks_of_nodes(places, nodes);
-  g.round = round;
-  g.nodes = static_cast<int>(nodes.size());
-  return g;
-}
-
-// Rank 0: the next stage's groups from everything measured so far (empty: done).
-class Bisector {
- public:
-  Bisector(const std::vector<collectives::RankPlace>& places, const std::vector<std::string>& hosts, double min_busbw,
-           double fraction, int group_nodes)
-      : places_(places), hosts_(hosts), min_busbw_(min_busbw), fraction_(fraction), group_nodes_(std::max(group_nodes, 2)) {
-    for (const auto& p : places) nodes_ = std::max(nodes_, p.node + 1);
-  }
-
-  std::vector<collectives::ScopeGroup> next(const std::vector<collectives::ScopeGroup>& groups,
-                                            const std::vector<GroupResult>& results, BisectState& state) {
-    std::map<int, double> busbw;  // group -> figure
-    for (const auto& r : results) busbw[r.group] = largest_busbw(r);
-    const int round = groups.empty() ? 0 : groups.back().round + 1;
-    auto slow = [&](std::size_t g) { return busbw.count(static_cast<int>(g)) && busbw[static_cast<int>(g)] < state.threshold; };
-    switch (stage_++) {
-      case 0: {  // world and pairs measured
-        std::vector<double> pair_figures;
-        for (std::size_t g = 1; g < groups.size(); ++g) pair_figures.push_back(busbw[static_cast<int>(g)]);
-        const double median = pair_figures.empty() ? 0 : stats::median(pair_figures);
-        state.threshold = min_busbw_ > 0 ? min_busbw_ : fraction_ * median;
-        const double world = busbw[0];
-        state.notes.push_back(fmt::format("world {:.4g} GB/s, median pair {:.4g} GB/s, threshold {:.4g} GB/s", world,
-                                          median, state.threshold));
-        if (world >= state.threshold || nodes_ < 2) {
-          state.notes.push_back("the world reaches the threshold: nothing to bisect");
-          return {};
-        }
-        std::vector<int> good;
-        for (std::size_t g = 1; g < groups.size(); ++g) {
-          const auto nodes = nodes_of(groups[g], places_);
-          if (slow(g)) {
-            slow_pairs_.push_back(nodes);
-            candidates_.insert(candidates_.end(), nodes.begin(), nodes.end());
-          } else {
-            good.insert(good.end(), nodes.begin(), nodes.end());
-          }
-        }
-        good_ = good;
-        if (!candidates_.empty()) {
-          // Stage 1: every candidate with a different good node, all at once.
-          if (good_.empty()) {
-            for (int n : candidates_) state.suspects.insert(n);
-            state.notes.push_back("every pair is slow and no good node is left to compare with");
-            return {};
-          }
-          std::vector<collectives::ScopeGroup> next;
-          for (std::size_t i = 0; i < candidates_.size() && i < good_.size(); ++i)
-            next.push_back(group_of(places_, {candidates_[i], good_[i]}, round));
-          recheck_ = next;
-          return next;
-        }
-        // Stage 2a: groups of k nodes at once.
-        std::vector<collectives::ScopeGroup> next;
-        for (int first = 0; first < nodes_; first += group_nodes_) {
-          std::vector<int> nodes;
-          for (int n = first; n < std::min(nodes_, first + group_nodes_); ++n) nodes.push_back(n);
-          if (nodes.size() >= 2) next.push_back(group_of(places_, nodes, round));
-        }
-        stage_ = 2;
-        first_group_ = groups.size();
-        return next;
-      }
-      case 1: {  // rechecks of slow pairs' nodes with good partners
-        std::set<int> cleared;
-        for (std::size_t g = groups.size() - recheck_.size(); g < groups.size(); ++g) {
-          const auto nodes = nodes_of(groups[g], places_);
-          if (slow(g)) state.suspects.insert(nodes.front());
-          else cleared.insert(nodes.front());
-        }
-        for (const auto& pair : slow_pairs_)
-          if (cleared.count(pair[0]) && cleared.count(pair[1]))
-            state.notes.push_back(fmt::format("suspected link {}<->{}: slow together, fine with other partners",
-                                              hosts_name(pair[0]), hosts_name(pair[1])));
-        return {};
-      }
-      case 2: {  // groups of k measured: grow a ring through the slow ones' nodes
-        std::vector<int> order;
-        std::vector<int> fine;
-        for (std::size_t g = first_group_; g < groups.size(); ++g) {
-          const auto nodes = nodes_of(groups[g], places_);
-          (slow(g) ? order : fine).insert((slow(g) ? order : fine).end(), nodes.begin(), nodes.end());
-        }
-        if (order.empty()) {  // no slow group: the slowness needs more nodes; grow through all
-          for (int n = 0; n < nodes_; ++n) order.push_back(n);
-          fine.clear();
-        }
-        ring_ = fine.empty() ? std::vector<int>{order.front()} : std::vector<int>{fine.front()};
-        grow_ = order;
-        grow_at_ = fine.empty() ? 1 : 0;
-        return grow(round, state);
-      }
-      default: {  // one ring measured
-        if (slow(groups.size() - 1)) {
-          state.suspects.insert(ring_.back());
-          state.notes.push_back(fmt::format("the ring drops below the threshold when {} joins", hosts_name(ring_.back())));
-          return {};
-        }
-        return grow(round, state);
-      }
-    }
-  }
-
- private:
-  std::vector<collectives::ScopeGroup> grow(int round, BisectState& state) {
-    while (grow_at_ < grow_.size() && std::find(ring_.begin(), ring_.end(), grow_[grow_at_]) != ring_.end()) ++grow_at_;
-    if (grow_at_ >= grow_.size()) {
-      state.notes.push_back("the ring reached every candidate without falling below the threshold");
-      return {};
-    }
-    ring_.push_back(grow_[grow_at_++]);
-    stage_ = 3;
-    return {group_of(places_, ring_, round)};
-  }
-  std::string hosts_name(int node) const {
-    for (std::size_t r = 0; r < places_.size(); ++r)
-      if (places_[r].node == node) return hosts_[r];
-    return "?";
-  }
-
-  const std::vector<collectives::RankPlace>& places_;
-  const std::vector<std::string>& hosts_;
-  double min_busbw_, fraction_;
-  int group_nodes_;
-  int nodes_ = 0;
-  int stage_ = 0;
-  std::vector<std::vector<int>> slow_pairs_;
-  std::vector<int> candidates_, good_, ring_, grow_;
-  std::size_t grow_at_ = 0, first_group_ = 0;
-  std::vector<collectives::ScopeGroup> recheck_;
-};
 
 // ---------------------------------------------------------------- the benchmark
 
@@ -474,7 +310,7 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
   const auto hosts = step_hosts(ctx);
   const char* fake = std::getenv(kFakeRanksPerNode);
   const char* slow_host = std::getenv(kFakeSlowHost);
-  if (fake && slow_host && hosts[static_cast<std::size_t>(ctx.rank)] == slow_host) cfg.injected_delay_s = 1e-3;
+  if (fake && slow_host && hosts[static_cast<std::size_t>(ctx.rank)] == slow_host) cfg.injected_delay_s = 20e-3;
   std::vector<std::string_view> host_views(hosts.begin(), hosts.end());
   const auto places = collectives::places_from_hosts(host_views);
   auto groups = collectives::plan_scope(scope, places, options);
@@ -499,13 +335,20 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
   Runs runs;
   run_groups(ctx, cfg, groups, 0, runs);
   auto results = collect(ctx, runs, cfg.in_place);
-  BisectState bisect;
+  std::vector<std::string> node_names;
+  for (std::size_t r = 0; r < places.size(); ++r)
+    if (places[r].node == static_cast<int>(node_names.size())) node_names.push_back(hosts[r]);
+  collectives::Bisector bisector(places, node_names, param_real(ctx.params, "min_busbw"),
+                                 param_real(ctx.params, "bisect_fraction"),
+                                 static_cast<int>(param_int(ctx.params, "bisect_group")));
   if (scope == CollectiveScope::bisect) {
-    Bisector bisector(places, hosts, param_real(ctx.params, "min_busbw"), param_real(ctx.params, "bisect_fraction"),
-                      static_cast<int>(param_int(ctx.params, "bisect_group")));
     for (;;) {
       std::string next;
-      if (ctx.rank == 0) next = encode_groups(bisector.next(groups, results, bisect));
+      if (ctx.rank == 0) {
+        std::map<int, double> busbw;
+        for (const auto& r : results) busbw[r.group] = largest_busbw(r);
+        next = encode_groups(bisector.next(groups, busbw));
+      }
       ctx.group.broadcast(next, 0);
       if (next.empty()) break;
       const std::size_t first = groups.size();
@@ -515,7 +358,7 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
       for (auto& r : collect(ctx, runs, cfg.in_place)) results.push_back(std::move(r));
     }
     std::string suspects;
-    for (int n : bisect.suspects) suspects += fmt::format("{} ", n);
+    for (int n : bisector.suspects()) suspects += fmt::format("{} ", n);
     ctx.group.broadcast(suspects, 0);
     std::set<int> named;
     for (std::size_t at = 0; at < suspects.size();) {
@@ -525,6 +368,7 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
     }
     out_suspect = named.count(places[static_cast<std::size_t>(ctx.rank)].node) ? 1.0 : 0.0;
   }
+
 
   arrivals.close();
 
@@ -561,15 +405,13 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
     }
   }
   if (scope == CollectiveScope::bisect) {
-    for (const auto& note : bisect.notes) log += "# bisect: " + note + "\n";
+    for (const auto& note : bisector.notes()) log += "# bisect: " + note + "\n";
     std::string names;
-    for (int n : bisect.suspects)
-      for (std::size_t r = 0; r < places.size(); ++r)
-        if (places[r].node == n) {
-          names += (names.empty() ? "" : ", ") + hosts[r];
-          break;
-        }
-    log += fmt::format("# bisect: suspected node(s): {}\n", names.empty() ? "none" : names);
+    for (int n : bisector.suspects()) names += (names.empty() ? "" : ", ") + node_names[static_cast<std::size_t>(n)];
+    for (auto [a, b] : bisector.suspected_links())
+      names += fmt::format("{}link {}<->{}", names.empty() ? "" : ", ", node_names[static_cast<std::size_t>(a)],
+                           node_names[static_cast<std::size_t>(b)]);
+    log += fmt::format("# bisect: suspected: {}\n", names.empty() ? "none" : names);
   }
   out.samples.push_back(group_ranks_samples(groups));
   out.samples.push_back(iteration_samples(results, false));
