@@ -373,7 +373,8 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
   arrivals.close();
 
   RankOutcome out;
-  if (scope == CollectiveScope::bisect) out.metrics["suspect"] = out_suspect;
+  // Only a bisection names suspects; elsewhere "not applicable", not "not a suspect".
+  out.metrics["suspect"] = scope == CollectiveScope::bisect ? out_suspect : std::numeric_limits<double>::quiet_NaN();
   out.metrics["wrong"] = static_cast<double>(runs.local_wrong);
   out.metrics["ranks"] = static_cast<double>(runs.first_size);
   out.metrics["group"] = static_cast<double>(runs.first_group);
