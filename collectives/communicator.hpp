@@ -21,6 +21,24 @@ class CollectiveError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// One collective call. `count` is nccl-tests' per-rank count: the elements each rank
+// contributes or receives per peer (allgather, reducescatter, alltoall, gather, scatter) or
+// the whole message (allreduce, broadcast, reduce, sendrecv). Buffers follow NCCL:
+//   allgather/gather: send = count, recv = n*count (in place: send = recv + rank*count)
+//   reducescatter/scatter: send = n*count, recv = count (in place: recv = send + rank*count)
+//   alltoall: send = recv = n*count (in place: send == recv); the others: count each.
+// sendrecv is a ring shift: rank r sends to r+1 and receives from r-1 (mod n).
+struct CollectiveArgs {
+  CollectiveOp op = CollectiveOp::allreduce;
+  const void* send = nullptr;
+  void* recv = nullptr;
+  std::size_t count = 0;
+  DataType type = DataType::fp32;
+  RedOp redop = RedOp::sum;
+  int root = 0;
+  bool in_place = false;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -34,15 +52,24 @@ class Communicator {
   virtual void upload(void* buffer, const void* host, std::size_t bytes) = 0;
   virtual void download(void* host, const void* buffer, std::size_t bytes) = 0;
 
-  // Enqueues an all-reduce (blocking for MPI, asynchronous on the stream for NCCL).
-  virtual void all_reduce(const void* send, void* recv, std::size_t count, DataType type,
-                          RedOp op) = 0;
+  // Launches one collective (see CollectiveArgs for the buffer conventions) and returns
+  // where this rank's result lies once it completes: `recv` as a rule, but a backend may
+  // leave it elsewhere (MPI's in-place reduce-scatter leaves it at the start of the buffer,
+  // MPI's broadcast root keeps its data in `send`); nullptr when this rank receives nothing
+  // (reduce and gather on non-root ranks). Blocking launch: returns after completion.
+  // Asynchronous launch: NCCL returns once enqueued (stream-ordered); MPI starts the
+  // non-blocking MPI_I* call and waits for it (MPI has no stream to order on).
+  virtual const void* collective(const CollectiveArgs& args) = 0;
+  // Blocking (true: each operation completes before the next is launched) or asynchronous.
+  virtual void set_blocking(bool blocking) = 0;
   // Waits until every enqueued operation has completed.
   virtual void synchronize() = 0;
   // Runs op() warmup + iterations times and returns each timed iteration's seconds, on the
-  // backend's clock (steady_clock for MPI, CUDA events around each op for NCCL).
-  virtual std::vector<double> time(const kernels::TimingPolicy& policy,
-                                   const std::function<void()>& op) = 0;
+  // backend's clock (steady_clock for MPI, CUDA events around each op for NCCL). With
+  // `graph`, NCCL captures op() once into a CUDA graph and launches the graph per iteration;
+  // MPI ignores it.
+  virtual std::vector<double> time(const kernels::TimingPolicy& policy, const std::function<void()>& op,
+                                   bool graph = false) = 0;
 };
 
 // RAII buffer owned by a communicator.

@@ -53,6 +53,15 @@ Group Group::split(int color, int key) const {
   return g;
 }
 
+std::optional<Group> Group::split_or_none(int color, int key) const {
+  MPI_Comm out = MPI_COMM_NULL;
+  GA_MPI_CHECK(MPI_Comm_split(impl_->comm, color < 0 ? MPI_UNDEFINED : color, key, &out));
+  if (out == MPI_COMM_NULL) return std::nullopt;
+  Group g;
+  g.impl_ = std::make_shared<Impl>(out);
+  return g;
+}
+
 Group Group::node_local() const {
   MPI_Comm out = MPI_COMM_NULL;
   GA_MPI_CHECK(MPI_Comm_split_type(impl_->comm, MPI_COMM_TYPE_SHARED, rank(), MPI_INFO_NULL, &out));
@@ -118,6 +127,44 @@ std::vector<std::byte> Group::gather(std::span<const std::byte> record, int root
   GA_MPI_CHECK(MPI_Gather(record.data(), count_of(record.size()), MPI_BYTE, all.data(),
                           count_of(record.size()), MPI_BYTE, root, impl_->comm));
   return all;
+}
+
+std::vector<std::vector<double>> Group::gather_values(std::span<const double> values, int root) const {
+  const int n = size();
+  const bool at_root = rank() == root;
+  int mine = count_of(values.size());
+  std::vector<int> counts(at_root ? static_cast<std::size_t>(n) : 0), offsets(counts.size());
+  GA_MPI_CHECK(MPI_Gather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, root, impl_->comm));
+  std::size_t total = 0;
+  for (std::size_t r = 0; r < counts.size(); ++r) {
+    offsets[r] = count_of(total);
+    total += static_cast<std::size_t>(counts[r]);
+  }
+  std::vector<double> all(total);
+  GA_MPI_CHECK(MPI_Gatherv(values.data(), mine, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE,
+                           root, impl_->comm));
+  std::vector<std::vector<double>> out(counts.size());
+  for (std::size_t r = 0; r < counts.size(); ++r)
+    out[r].assign(all.begin() + offsets[r], all.begin() + offsets[r] + counts[r]);
+  return out;
+}
+
+std::vector<std::string> Group::allgather_text(const std::string& text) const {
+  const int n = size();
+  int mine = count_of(text.size());
+  std::vector<int> counts(static_cast<std::size_t>(n)), offsets(counts.size());
+  GA_MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, impl_->comm));
+  std::size_t total = 0;
+  for (std::size_t r = 0; r < counts.size(); ++r) {
+    offsets[r] = count_of(total);
+    total += static_cast<std::size_t>(counts[r]);
+  }
+  std::string all(total, '\0');
+  GA_MPI_CHECK(MPI_Allgatherv(text.data(), mine, MPI_CHAR, all.data(), counts.data(), offsets.data(), MPI_CHAR,
+                              impl_->comm));
+  std::vector<std::string> out;
+  for (std::size_t r = 0; r < counts.size(); ++r) out.push_back(all.substr(static_cast<std::size_t>(offsets[r]), static_cast<std::size_t>(counts[r])));
+  return out;
 }
 
 void* Group::native_handle() const { return static_cast<void*>(&impl_->comm); }

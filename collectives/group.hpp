@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@ class Group {
   static Group world();
   // Ranks with the same color form a group, ordered by key (MPI_Comm_split).
   Group split(int color, int key) const;
+  // As split, but ranks with a negative color join no group (MPI_UNDEFINED): nullopt there.
+  std::optional<Group> split_or_none(int color, int key) const;
   // The ranks of this group that share a node (MPI_Comm_split_type SHARED).
   Group node_local() const;
 
@@ -33,6 +36,11 @@ class Group {
   void broadcast(std::string& text, int root) const;
   // Every rank's fixed-size record, concatenated in rank order, on `root` (empty elsewhere).
   std::vector<std::byte> gather(std::span<const std::byte> record, int root) const;
+
+  // Every rank's values (any number each) on `root`, one vector per rank (empty elsewhere).
+  std::vector<std::vector<double>> gather_values(std::span<const double> values, int root) const;
+  // Every rank's text, in rank order, on every rank.
+  std::vector<std::string> allgather_text(const std::string& text) const;
 
   // The underlying MPI_Comm, as an opaque pointer-sized handle, for backends that need it.
   void* native_handle() const;

@@ -2,11 +2,6 @@
 
 namespace gpuaccept::collectives {
 
-namespace {
-constexpr DataType kAll[] = {DataType::int8,  DataType::uint8,  DataType::int32, DataType::uint32,
-                             DataType::int64, DataType::uint64, DataType::fp16,  DataType::fp32,
-                             DataType::fp64,  DataType::bf16};
-}
 
 std::string_view to_string(DataType t) {
   switch (t) {
@@ -35,7 +30,7 @@ std::string_view nccl_tests_name(DataType t) {
 }
 
 std::optional<DataType> datatype_from_string(std::string_view text) {
-  for (DataType t : kAll)
+  for (DataType t : kAllDataTypes)
     if (to_string(t) == text || nccl_tests_name(t) == text) return t;
   return std::nullopt;
 }
@@ -68,9 +63,64 @@ std::string_view to_string(RedOp op) {
 }
 
 std::optional<RedOp> redop_from_string(std::string_view text) {
-  for (RedOp op : {RedOp::sum, RedOp::prod, RedOp::min, RedOp::max, RedOp::avg})
+  for (RedOp op : kAllRedOps)
     if (to_string(op) == text) return op;
   return std::nullopt;
+}
+
+std::string_view to_string(CollectiveOp op) {
+  switch (op) {
+    case CollectiveOp::allreduce: return "allreduce";
+    case CollectiveOp::allgather: return "allgather";
+    case CollectiveOp::reducescatter: return "reducescatter";
+    case CollectiveOp::alltoall: return "alltoall";
+    case CollectiveOp::broadcast: return "broadcast";
+    case CollectiveOp::reduce: return "reduce";
+    case CollectiveOp::gather: return "gather";
+    case CollectiveOp::scatter: return "scatter";
+    case CollectiveOp::sendrecv: return "sendrecv";
+  }
+  return "?";
+}
+
+std::string_view nccl_tests_binary(CollectiveOp op) {
+  switch (op) {
+    case CollectiveOp::allreduce: return "all_reduce_perf";
+    case CollectiveOp::allgather: return "all_gather_perf";
+    case CollectiveOp::reducescatter: return "reduce_scatter_perf";
+    case CollectiveOp::alltoall: return "alltoall_perf";
+    case CollectiveOp::broadcast: return "broadcast_perf";
+    case CollectiveOp::reduce: return "reduce_perf";
+    case CollectiveOp::gather: return "gather_perf";
+    case CollectiveOp::scatter: return "scatter_perf";
+    case CollectiveOp::sendrecv: return "sendrecv_perf";
+  }
+  return "?";
+}
+
+std::optional<CollectiveOp> collective_from_string(std::string_view text) {
+  for (CollectiveOp op : kAllCollectiveOps)
+    if (to_string(op) == text) return op;
+  return std::nullopt;
+}
+
+bool is_reducing(CollectiveOp op) {
+  return op == CollectiveOp::allreduce || op == CollectiveOp::reducescatter || op == CollectiveOp::reduce;
+}
+
+bool is_rooted(CollectiveOp op) {
+  return op == CollectiveOp::broadcast || op == CollectiveOp::reduce || op == CollectiveOp::gather ||
+         op == CollectiveOp::scatter;
+}
+
+bool is_integer(DataType t) {
+  switch (t) {
+    case DataType::fp16:
+    case DataType::fp32:
+    case DataType::fp64:
+    case DataType::bf16: return false;
+    default: return true;
+  }
 }
 
 }  // namespace gpuaccept::collectives

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "collectives/arrivals.hpp"
 #include "collectives/group.hpp"
 #include "harness/campaign.hpp"
 #include "harness/plan.hpp"
@@ -468,6 +469,9 @@ int run_campaign(const RunOptions& options) {
           t.repetition = step.repetition;
           t.status = Status::timeout;
           t.reason = fmt::format("the step ran past its timeout of {:g} s", timeout);
+          // A hung collective: which ranks had not entered it, when that can be known.
+          if (const auto* board = collectives::ArrivalBoard::current())
+            if (const std::string missing = board->missing_text(); !missing.empty()) t.reason += "; " + missing;
           t.start_time = started;
           t.end_time = now_seconds();
           try {

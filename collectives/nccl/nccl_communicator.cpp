@@ -108,6 +108,19 @@ ncclRedOp_t nccl_op(RedOp op) {
   throw CollectiveError("NCCL: unknown reduction");
 }
 
+// A captured CUDA graph and its executable form, destroyed together.
+struct GraphExec {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  GraphExec() = default;
+  GraphExec(const GraphExec&) = delete;
+  GraphExec& operator=(const GraphExec&) = delete;
+  ~GraphExec() {
+    if (exec) (void)cudaGraphExecDestroy(exec);
+    if (graph) (void)cudaGraphDestroy(graph);
+  }
+};
+
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(const Group& group, int device)
@@ -195,10 +208,70 @@ class NcclCommunicator final : public Communicator {
     synchronize();
   }
 
-  void all_reduce(const void* send, void* recv, std::size_t count, DataType type, RedOp op) override {
-    guarded([&] {
-      GA_NCCL_CHECK(comm_, rank_, size_,
-                    ncclAllReduce(send, recv, count, nccl_type(type), nccl_op(op), comm_, stream_->get()));
+  void set_blocking(bool blocking) override { blocking_ = blocking; }
+
+  // Point-to-point based operations (alltoall, gather, scatter, sendrecv) are one NCCL group
+  // of sends and receives, as nccl-tests builds them.
+  const void* collective(const CollectiveArgs& a) override {
+    return guarded([&]() -> const void* {
+      const ncclDataType_t t = nccl_type(a.type);
+      const std::size_t c = a.count, block = c * size_of(a.type);
+      const auto* send = static_cast<const char*>(a.send);
+      auto* recv = static_cast<char*>(a.recv);
+      cudaStream_t st = stream_->get();
+      const void* result = a.recv;
+      switch (a.op) {
+        case CollectiveOp::allreduce:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclAllReduce(send, recv, c, t, nccl_op(a.redop), comm_, st));
+          break;
+        case CollectiveOp::allgather:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclAllGather(send, recv, c, t, comm_, st));
+          break;
+        case CollectiveOp::reducescatter:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclReduceScatter(send, recv, c, t, nccl_op(a.redop), comm_, st));
+          break;
+        case CollectiveOp::broadcast:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclBroadcast(send, recv, c, t, a.root, comm_, st));
+          break;
+        case CollectiveOp::reduce:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclReduce(send, recv, c, t, nccl_op(a.redop), a.root, comm_, st));
+          if (rank_ != a.root) result = nullptr;
+          break;
+        case CollectiveOp::alltoall:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclGroupStart());
+          for (int p = 0; p < size_; ++p) {
+            GA_NCCL_CHECK(comm_, rank_, size_, ncclSend(send + block * static_cast<std::size_t>(p), c, t, p, comm_, st));
+            GA_NCCL_CHECK(comm_, rank_, size_, ncclRecv(recv + block * static_cast<std::size_t>(p), c, t, p, comm_, st));
+          }
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclGroupEnd());
+          break;
+        case CollectiveOp::gather:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclGroupStart());
+          if (rank_ == a.root)
+            for (int p = 0; p < size_; ++p)
+              GA_NCCL_CHECK(comm_, rank_, size_, ncclRecv(recv + block * static_cast<std::size_t>(p), c, t, p, comm_, st));
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclSend(send, c, t, a.root, comm_, st));
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclGroupEnd());
+          if (rank_ != a.root) result = nullptr;
+          break;
+        case CollectiveOp::scatter:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclGroupStart());
+          if (rank_ == a.root)
+            for (int p = 0; p < size_; ++p)
+              GA_NCCL_CHECK(comm_, rank_, size_, ncclSend(send + block * static_cast<std::size_t>(p), c, t, p, comm_, st));
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclRecv(recv, c, t, a.root, comm_, st));
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclGroupEnd());
+          break;
+        case CollectiveOp::sendrecv:
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclGroupStart());
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclSend(send, c, t, (rank_ + 1) % size_, comm_, st));
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclRecv(recv, c, t, (rank_ + size_ - 1) % size_, comm_, st));
+          GA_NCCL_CHECK(comm_, rank_, size_, ncclGroupEnd());
+          break;
+      }
+      // Blocking launch: wait for this operation (never while a graph is being captured).
+      if (blocking_ && !capturing_) synchronize();
+      return result;
     });
   }
 
@@ -220,14 +293,43 @@ class NcclCommunicator final : public Communicator {
     });
   }
 
-  std::vector<double> time(const kernels::TimingPolicy& policy, const std::function<void()>& op) override {
+  std::vector<double> time(const kernels::TimingPolicy& policy, const std::function<void()>& op,
+                           bool graph) override {
     return guarded([&] {
-      for (int w = 0; w < policy.warmup; ++w) op();
+      // With a graph: op() is captured once (stream capture, relaxed mode so that NCCL may
+      // call CUDA APIs) and every iteration launches the captured graph.
+      GraphExec captured;
+      if (graph) {
+        GA_CUDA_CHECK(cudaStreamBeginCapture(stream_->get(), cudaStreamCaptureModeRelaxed));
+        capturing_ = true;
+        cudaGraph_t g = nullptr;
+        try {
+          op();
+        } catch (...) {
+          capturing_ = false;
+          (void)cudaStreamEndCapture(stream_->get(), &g);
+          if (g) (void)cudaGraphDestroy(g);
+          throw;
+        }
+        capturing_ = false;
+        GA_CUDA_CHECK(cudaStreamEndCapture(stream_->get(), &g));
+        captured.graph = g;
+        GA_CUDA_CHECK(cudaGraphInstantiate(&captured.exec, g, 0));
+      }
+      auto launch = [&] {
+        if (graph) {
+          GA_CUDA_CHECK(cudaGraphLaunch(captured.exec, stream_->get()));
+          if (blocking_) synchronize();
+        } else {
+          op();
+        }
+      };
+      for (int w = 0; w < policy.warmup; ++w) launch();
       const auto iterations = static_cast<std::size_t>(policy.iterations > 0 ? policy.iterations : 0);
       std::vector<gpu::Event> starts(iterations), stops(iterations);
       for (std::size_t i = 0; i < iterations; ++i) {
         starts[i].record(stream_->get());
-        op();
+        launch();
         stops[i].record(stream_->get());
       }
       synchronize();
@@ -256,6 +358,8 @@ class NcclCommunicator final : public Communicator {
   std::unique_ptr<gpu::Stream> stream_;
   ncclComm_t comm_ = nullptr;
   bool failed_ = false;
+  bool blocking_ = true;
+  bool capturing_ = false;
 };
 
 }  // namespace

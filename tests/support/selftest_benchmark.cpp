@@ -5,13 +5,27 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
+#include "collectives/arrivals.hpp"
 #include "suites/registry.hpp"
 
 namespace gpuaccept::suites {
 namespace {
+
+// GPUACCEPT_TEST_HANG_RANK=r (honoured only by this test binary): step rank r never enters
+// any collective benchmark's operation, so that the hang path (watchdog, timeout record,
+// the ranks named as missing) is tested with a real hung collective.
+[[maybe_unused]] const bool hang_hook_installed = [] {
+  if (std::getenv("GPUACCEPT_TEST_HANG_RANK") == nullptr) return false;
+  collectives::set_before_collective_hook([](int step_rank) {
+    if (step_rank == std::atoi(std::getenv("GPUACCEPT_TEST_HANG_RANK")))
+      for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+  });
+  return true;
+}();
 
 RankOutcome run(const RunContext& ctx) {
   const auto& mode = param_text(ctx.params, "mode");
