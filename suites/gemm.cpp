@@ -140,8 +140,8 @@ BenchmarkDef make() {
   b.summary = "dense GEMM C = op(A) op(B), batched, per rank (OpenBLAS on CPU, cuBLASLt on GPU), checked against a "
               "reference";
   b.params = {
-      {"m", ParamType::integer, std::int64_t{1024}, "rows of A and C", 1, 1 << 20, {}},
-      {"n", ParamType::integer, std::int64_t{1024}, "columns of B and C", 1, 1 << 20, {}},
+      {"m", ParamType::integer, std::int64_t{1024}, "rows of op(A) and C", 1, 1 << 20, {}},
+      {"n", ParamType::integer, std::int64_t{1024}, "columns of op(B) and C", 1, 1 << 20, {}},
       {"k", ParamType::integer, std::int64_t{1024}, "inner dimension", 1, 1 << 20, {}},
       {"shape", ParamType::text, std::string("custom"),
        "named shape: overrides m, n, k and the auto layout (docs/kernels.md); custom: m, n, k as given",
@@ -162,6 +162,8 @@ BenchmarkDef make() {
       {"inject_fault_rank", ParamType::integer, std::int64_t{-1},
        "fault injection: this rank flips one bit of its output, to prove the checks catch it (-1: none)", -1, 1e7, {}},
   };
+  b.param_units = {{"m", "elements"}, {"n", "elements"}, {"k", "elements"}, {"batch", "GEMMs"},
+                   {"check_samples", "elements"}};
   b.rank_metrics = {
       {"tflops", "TFLOP/s", Better::higher, "2 m n k batch / median iteration time (int8: TOP/s)"},
       {"time_median", "s", Better::lower, "median iteration time"},

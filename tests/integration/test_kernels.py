@@ -196,6 +196,16 @@ benchmarks:
         for word in ("burnin", "hostcopy", "p2p", "max_series_points", "last_over_first", "slowdown_fraction",
                      "h2d_pinned_gbps", "bidir_pageable_gbps", "ce_write_min_gbps", "latency_max_us", "slow_factor"):
             self.assertIn(word, listing.stdout)
+        # Every parameter with its type, default and unit.
+        gemm = cli("list", "gemm").stdout
+        self.assertRegex(gemm, r"\n    m +integer = 1024 elements +\[1 \.\. ")
+        self.assertRegex(gemm, r"\n    dtype +string = fp32 +\[fp64\|fp32\|tf32\|bf16\|fp16\|fp8\|int8\]")
+        self.assertRegex(gemm, r"\n    timeout +number = 600 s +\[")
+        self.assertRegex(gemm, r"\n    ratio_to_peak ")
+        stream = cli("list", "stream").stdout
+        self.assertRegex(stream, r"\n    bytes +size = 268435456 B \(256 MiB\)")
+        burnin = cli("list", "burnin").stdout
+        self.assertRegex(burnin, r"\n    duration +number = 60 s ")
 
 
 class GpuKernels(KernelWorkdir):

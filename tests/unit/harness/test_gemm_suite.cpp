@@ -93,3 +93,15 @@ TEST(GemmSuite, Fp8AndInt8LayoutRulesAreBadInputWithAReason) {
   p["dtype"] = std::string("fp64");
   EXPECT_EQ(def.applicable(p, kernels::Backend::cpu), "");
 }
+
+TEST(Registry, ParameterUnitsNameDeclaredParameters) {
+  for (const auto& def : suites::Registry::instance().all()) {
+    for (const auto& [name, unit] : def.param_units) {
+      const bool declared = std::any_of(def.params.begin(), def.params.end(), [&](const auto& s) { return s.name == name; });
+      EXPECT_TRUE(declared) << def.name << ": unit for undeclared parameter '" << name << "'";
+      EXPECT_FALSE(unit.empty()) << def.name << "." << name;
+    }
+    EXPECT_EQ(def.param_units.at(suites::kTimeoutParam), "s") << def.name;
+  }
+  EXPECT_EQ(gemm().param_units.at("batch"), "GEMMs");
+}
