@@ -124,7 +124,10 @@ RankOutcome run(const RunContext& ctx) {
                                     checksums.size(), r.checksum);
   }
   out.metrics["workspace_bytes"] = static_cast<double>(r.workspace_bytes);
-  if (ctx.rank == 0) out.log = fmt::format("algorithm: {} (workspace {} B)", r.algorithm, r.workspace_bytes);
+  if (ctx.rank == 0)
+    out.log = fmt::format("{} m={} n={} k={} ta={} tb={} batch={}: {} (workspace {} B)", kernels::to_string(cfg.dtype),
+                          cfg.m, cfg.n, cfg.k, kernels::to_string(cfg.ta), kernels::to_string(cfg.tb), cfg.batch,
+                          r.algorithm, r.workspace_bytes);
   return out;
 }
 

@@ -143,9 +143,11 @@ benchmarks:
   - benchmark: gemm
     params: {dtype: [fp8, int8], m: 64, n: 64, k: 64}
   - benchmark: gemm
-    params: {shape: square-1024, dtype: fp32, check_samples: 16, warmup: 0, iterations: 1}
+    params: {shape: square-1024, m: 64, n: 48, k: 32, dtype: fp32, check_samples: 16, warmup: 0, iterations: 1}
 """)
-        self.assertRegex(result.stdout, r"openblas sgemm nt, 3 GEMMs in a loop, \d+ thread")
+        self.assertRegex(result.stdout, r"fp32 m=48 n=40 k=36 ta=n tb=t batch=3: openblas sgemm nt, 3 GEMMs in a loop, \d+ thread")
+        # The named shape overrides m, n and k (stored as given, unused), and the log says what ran.
+        self.assertIn("fp32 m=1024 n=1024 k=1024 ta=n tb=n batch=1: openblas sgemm nn", result.stdout)
         self.assertRegex(result.stdout, r"fp8 GEMM is not applicable on this backend")
         self.assertIn("verdict: PASS", result.stdout)
         with h5py.File(out, "r") as f:

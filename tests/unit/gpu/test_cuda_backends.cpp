@@ -87,7 +87,6 @@ TEST_F(Cuda, GemmInt8IsExact) {
   const GemmRun r = run_gemm(Backend::cuda, c);
   EXPECT_EQ(r.wrong, 0) << r.first_wrong;
   EXPECT_EQ(r.worst_error_ratio, 0.0);  // exact, not merely within a tolerance
-  EXPECT_GT(r.workspace_bytes, -1);
 }
 
 TEST_F(Cuda, GemmFp8RunsWhereTheDeviceHasItAndIsNotApplicableElsewhere) {
