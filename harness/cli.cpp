@@ -470,8 +470,26 @@ int command_show(const std::string& path, const std::string& step_id, std::size_
   return 0;
 }
 
-std::string describe_param(const suites::ParamSpec& p) {
+std::string describe_param(const suites::BenchmarkDef& b, const suites::ParamSpec& p) {
   std::string text = fmt::format("{} = {}", to_string(p.type), format_value(p.default_value));
+  // The unit after the default: sizes are bytes, shown in binary units too (256 MiB).
+  const auto declared = b.param_units.find(p.name);
+  const std::string unit = declared != b.param_units.end()           ? declared->second
+                           : p.type == suites::ParamType::size ? std::string("B")
+                                                               : std::string();
+  if (!unit.empty()) text += " " + unit;
+  if (p.type == suites::ParamType::size) {
+    if (const auto bytes = as_int(p.default_value); bytes && *bytes >= 1024) {
+      static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+      double value = static_cast<double>(*bytes);
+      int u = -1;
+      while (value >= 1024 && u < 3) {
+        value /= 1024;
+        ++u;
+      }
+      text += fmt::format(" ({:g} {})", value, kUnits[u]);
+    }
+  }
   if (!p.choices.empty()) text += fmt::format("  [{}]", fmt::join(p.choices, "|"));
   if (p.min && p.max) text += fmt::format("  [{:g} .. {:g}]", *p.min, *p.max);
   return text;
@@ -484,7 +502,7 @@ int command_list(const std::string& only) {
     if (!only.empty() && b.name != only) continue;
     found = true;
     std::cout << fmt::format("{}\n  {}\n  parameters:\n", b.name, b.summary);
-    for (const auto& p : b.params) std::cout << fmt::format("    {:<14} {:<44} {}\n", p.name, describe_param(p), p.help);
+    for (const auto& p : b.params) std::cout << fmt::format("    {:<14} {:<44} {}\n", p.name, describe_param(b, p), p.help);
     std::cout << "  per-rank metrics:\n";
     for (const auto& m : b.rank_metrics)
       std::cout << fmt::format("    {:<14} {:<10} {:<7} {}\n", m.name, m.unit.empty() ? "-" : m.unit, to_string(m.better), m.help);

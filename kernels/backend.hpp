@@ -22,6 +22,13 @@ class KernelError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The requested work cannot run on this device or backend (fp8 on a GPU older than compute
+// capability 8.9): the step is "not applicable", skipped with this reason, never failed.
+class NotApplicable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // True when this binary was built with the CUDA backend.
 bool cuda_compiled();
 // GPUs visible to this process: 0 when CUDA is not compiled in, there is no driver, or no GPU.
@@ -33,6 +40,7 @@ struct DeviceInfo {
   std::string uuid;  // "GPU-5f1c..." or "" on CPU
   std::int64_t memory_bytes = 0;
   int ordinal = -1;  // CUDA device ordinal, -1 on CPU
+  int compute_capability = 0;  // 10 * major + minor (90 for H100), 0 on CPU
 };
 DeviceInfo describe_device(Backend backend, int ordinal);
 

@@ -9,12 +9,14 @@ std::string_view to_string(DType t) {
     case DType::tf32: return "tf32";
     case DType::bf16: return "bf16";
     case DType::fp16: return "fp16";
+    case DType::fp8: return "fp8";
+    case DType::int8: return "int8";
   }
   return "?";
 }
 
 std::optional<DType> dtype_from_string(std::string_view text) {
-  for (DType t : {DType::fp64, DType::fp32, DType::tf32, DType::bf16, DType::fp16})
+  for (DType t : kAllDTypes)
     if (to_string(t) == text) return t;
   return std::nullopt;
 }
@@ -26,6 +28,8 @@ std::size_t size_of(DType t) {
     case DType::tf32: return 4;
     case DType::bf16:
     case DType::fp16: return 2;
+    case DType::fp8:
+    case DType::int8: return 1;
   }
   return 0;
 }

@@ -29,4 +29,18 @@ GPUACCEPT_HD inline float pattern_value(std::uint64_t seed, std::uint64_t index)
   return (h & 0x80u) ? -magnitude : magnitude;
 }
 
+// GEMM inputs per element type, in the input format's exact values (so that the host reference
+// sees exactly what the library multiplies). kind: 0 = pattern_value (fp64 .. fp16), 1 = fp8
+// E4M3 (+-0.5 .. +-0.9375 in steps of 1/16: 3 mantissa bits), 2 = int8 (+-1 .. +-32, so that
+// an int32 accumulator cannot overflow below k = 2^21).
+enum class InputKind : int { pattern = 0, fp8 = 1, int8 = 2 };
+GPUACCEPT_HD inline float input_value(InputKind kind, std::uint64_t seed, std::uint64_t index) {
+  if (kind == InputKind::pattern) return pattern_value(seed, index);
+  const std::uint64_t h = mix64(seed ^ mix64(index));
+  const bool negative = (h & 0x80u) != 0;
+  const float magnitude = kind == InputKind::fp8 ? 0.5f + static_cast<float>(h & 0x7u) / 16.0f
+                                                 : 1.0f + static_cast<float>(h & 0x1Fu);
+  return negative ? -magnitude : magnitude;
+}
+
 }  // namespace gpuaccept::kernels

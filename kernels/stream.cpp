@@ -11,19 +11,31 @@ double stream_bytes(StreamKernel kernel, std::int64_t elements) {
   return arrays * static_cast<double>(elements) * sizeof(double);
 }
 
-std::array<double, 3> stream_expected(int passes) {
-  double a = 1, b = 2, c = 0;
-  for (int p = 0; p < passes; ++p) {
-    c = a;
-    b = kStreamScalar * c;
-    c = a + b;
-    a = b + kStreamScalar * c;
+std::array<double, 3> stream_step(const std::array<double, 3>& values, StreamKernel kernel) {
+  auto [a, b, c] = values;
+  switch (kernel) {
+    case StreamKernel::copy: c = a; break;
+    case StreamKernel::scale: b = kStreamScalar * c; break;
+    case StreamKernel::add: c = a + b; break;
+    case StreamKernel::triad: a = b + kStreamScalar * c; break;
   }
   return {a, b, c};
 }
 
+std::array<double, 3> stream_expected(int passes) {
+  std::array<double, 3> values{1, 2, 0};
+  for (int p = 0; p < passes; ++p)
+    for (StreamKernel k : {StreamKernel::copy, StreamKernel::scale, StreamKernel::add, StreamKernel::triad})
+      values = stream_step(values, k);
+  return values;
+}
+
 void stream_check(const double* a, const double* b, const double* c, std::int64_t n, int passes, StreamRun& run) {
-  const auto expected = stream_expected(passes);
+  stream_check(a, b, c, n, stream_expected(passes), run);
+}
+
+void stream_check(const double* a, const double* b, const double* c, std::int64_t n,
+                  const std::array<double, 3>& expected, StreamRun& run) {
   const double* arrays[3] = {a, b, c};
   const char names[3] = {'a', 'b', 'c'};
   run.checked = 0;
@@ -49,14 +61,27 @@ bool stream_supported(Backend backend, std::string* reason) {
   return true;
 }
 
-StreamRun run_stream(Backend backend, const StreamConfig& config) {
+std::unique_ptr<StreamSession> open_stream_session(Backend backend, const StreamConfig& config) {
   if (config.elements <= 0) throw KernelError("stream: the arrays need at least one element");
 #if defined(GPUACCEPT_HAVE_CUDA)
-  if (backend == Backend::cuda) return detail::run_stream_cuda(config);
+  if (backend == Backend::cuda) return detail::open_stream_session_cuda(config);
 #else
   if (backend == Backend::cuda) throw KernelError("stream: this gpuaccept was built without CUDA");
 #endif
-  return detail::run_stream_cpu(config);
+  return detail::open_stream_session_cpu(config);
+}
+
+StreamRun run_stream(Backend backend, const StreamConfig& config) {
+  const auto session = open_stream_session(backend, config);
+  StreamRun run;
+  const int passes = config.timing.warmup + config.timing.iterations;
+  for (int pass = 0; pass < passes; ++pass)
+    for (int k = 0; k < 4; ++k) {
+      const double seconds = session->run(static_cast<StreamKernel>(k));
+      if (pass >= config.timing.warmup) run.seconds[static_cast<std::size_t>(k)].push_back(seconds);
+    }
+  session->verify(run);
+  return run;
 }
 
 }  // namespace gpuaccept::kernels

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,18 +44,51 @@ struct StreamRun {
 
 // Bytes one kernel moves per iteration.
 double stream_bytes(StreamKernel kernel, std::int64_t elements);
+// The values {a, b, c} of every element after one more kernel.
+std::array<double, 3> stream_step(const std::array<double, 3>& values, StreamKernel kernel);
 // The values every element of a, b, c must hold after `passes` passes of the four kernels.
 std::array<double, 3> stream_expected(int passes);
 // Compares arrays with the expected values (relative 1e-13, as STREAM's checkSTREAMresults).
+void stream_check(const double* a, const double* b, const double* c, std::int64_t n,
+                  const std::array<double, 3>& expected, StreamRun& run);
 void stream_check(const double* a, const double* b, const double* c, std::int64_t n, int passes, StreamRun& run);
 
+// The three arrays allocated and initialised (a = 1, b = 2, c = 0) once, then any kernel run
+// any number of times in any order: run_stream runs full passes, the gpuaccept-kernels binary
+// runs one kernel per benchmark. Throws KernelError on library failures.
+class StreamSession {
+ public:
+  virtual ~StreamSession() = default;
+  StreamSession(const StreamSession&) = delete;
+  StreamSession& operator=(const StreamSession&) = delete;
+
+  const StreamConfig& config() const { return config_; }
+  // Runs `kernel` once over the arrays; its seconds (steady_clock on CPU, CUDA events on GPU).
+  double run(StreamKernel kernel) {
+    const double seconds = run_kernel(kernel);
+    expected_ = stream_step(expected_, kernel);
+    return seconds;
+  }
+  // Compares every element of a, b and c with what the kernels run so far must have left;
+  // fills checked, wrong and first_wrong of `run`.
+  virtual void verify(StreamRun& run) = 0;
+
+ protected:
+  explicit StreamSession(const StreamConfig& config) : config_(config) {}
+  virtual double run_kernel(StreamKernel kernel) = 0;
+  StreamConfig config_;
+  std::array<double, 3> expected_{1.0, 2.0, 0.0};
+};
+
 bool stream_supported(Backend backend, std::string* reason);
+std::unique_ptr<StreamSession> open_stream_session(Backend backend, const StreamConfig& config);
+// open_stream_session, warmup + iterations passes of copy, scale, add, triad, verify.
 StreamRun run_stream(Backend backend, const StreamConfig& config);
 
 namespace detail {
-StreamRun run_stream_cpu(const StreamConfig& config);
+std::unique_ptr<StreamSession> open_stream_session_cpu(const StreamConfig& config);
 #if defined(GPUACCEPT_HAVE_CUDA)
-StreamRun run_stream_cuda(const StreamConfig& config);
+std::unique_ptr<StreamSession> open_stream_session_cuda(const StreamConfig& config);
 #endif
 }  // namespace detail
 

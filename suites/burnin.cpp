@@ -223,6 +223,7 @@ BenchmarkDef make() {
       {"inject_fault_rank", ParamType::integer, std::int64_t{-1},
        "fault injection: this rank flips one bit of its output, to prove the checks catch it (-1: none)", -1, 1e7, {}},
   };
+  b.param_units = {{"duration", "s"}, {"interval", "s"}, {"m", "elements"}, {"n", "elements"}, {"k", "elements"}};
   b.rank_metrics = {
       {"tflops", "TFLOP/s", Better::higher, "2mnk x GEMMs / GEMM seconds over the sustained phase"},
       {"tflops_first", "TFLOP/s", Better::higher, "over the first window (see window)"},

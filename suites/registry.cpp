@@ -31,6 +31,9 @@ void Registry::add(BenchmarkDef def) {
                         "seconds after which the step is stopped and recorded as timeout", 0.1, 1e6, {}});
   def.params.push_back({kSeedParam, ParamType::integer, std::int64_t{1},
                         "seed of the deterministic input data", 0, 9.0e15, {}});
+  def.param_units.emplace(kWarmupParam, "iterations");
+  def.param_units.emplace(kIterationsParam, "iterations");
+  def.param_units.emplace(kTimeoutParam, "s");
   benchmarks_.push_back(std::move(def));
   std::sort(benchmarks_.begin(), benchmarks_.end(),
             [](const BenchmarkDef& a, const BenchmarkDef& b) { return a.name < b.name; });

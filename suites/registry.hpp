@@ -74,6 +74,9 @@ struct BenchmarkDef {
   std::string name;
   std::string summary;
   std::vector<ParamSpec> params;
+  // What a parameter's value counts, by parameter name, as `gpuaccept list` prints it after the
+  // default ("s", "elements"); size parameters are bytes without saying so.
+  std::map<std::string, std::string, std::less<>> param_units;
   std::vector<MetricSpec> rank_metrics;
   std::vector<MetricSpec> point_metrics;  // columns of the points table (sweeps)
   std::vector<std::string> point_keys;    // point columns a contract may select on, e.g. "bytes"

@@ -1,6 +1,9 @@
-// CPU GEMM on OpenBLAS: dgemm (fp64) and sgemm (fp32), column-major, no transposes, as a
-// GemmSession (kernels/gemm.hpp) that run_gemm and burnin share.
+// CPU GEMM on OpenBLAS: dgemm (fp64), sgemm (fp32) and, where the installed OpenBLAS exports it,
+// sbgemm (bf16 inputs, fp32 output); column-major, either operand transposed, strided batches
+// as a loop of single GEMMs (OpenBLAS 0.3.21 has no strided-batched call). A GemmSession
+// (kernels/gemm.hpp) that run_gemm, burnin and gpuaccept-kernels share.
 #include <cblas.h>
+#include <dlfcn.h>
 
 #include <fmt/format.h>
 
@@ -20,31 +23,62 @@ namespace gpuaccept::kernels::detail {
 
 namespace {
 
-template <typename T>
-std::vector<T> fill(std::uint64_t seed, std::int64_t count) {
-  std::vector<T> v(static_cast<std::size_t>(count));
+// bf16 as OpenBLAS stores it: the upper half of an IEEE fp32.
+struct Bf16 {
+  std::uint16_t bits;
+};
+
+// cblas_sbgemm's signature, looked up at run time (see openblas_has_sbgemm()).
+using SbgemmFn = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint, float,
+                          const Bf16*, blasint, const Bf16*, blasint, float, float*, blasint);
+
+template <typename In>
+In to_input(float v) {
+  if constexpr (std::is_same_v<In, Bf16>) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    return Bf16{static_cast<std::uint16_t>(bits >> 16)};  // exact: pattern values have 8 significant bits
+  } else {
+    return static_cast<In>(v);
+  }
+}
+
+template <typename In>
+std::vector<In> fill(std::uint64_t seed, std::int64_t count) {
+  std::vector<In> v(static_cast<std::size_t>(count));
   for (std::int64_t i = 0; i < count; ++i)
-    v[static_cast<std::size_t>(i)] = static_cast<T>(pattern_value(seed, static_cast<std::uint64_t>(i)));
+    v[static_cast<std::size_t>(i)] = to_input<In>(pattern_value(seed, static_cast<std::uint64_t>(i)));
   return v;
 }
 
-// The inputs and output of one GEMM in host memory; OpenBLAS runs synchronously, so a batch
-// is done when submit() returns and wait_oldest() only hands back its time.
-template <typename T>
+CBLAS_TRANSPOSE op(Transpose t) { return t == Transpose::n ? CblasNoTrans : CblasTrans; }
+
+// The inputs and output of one (batched) GEMM in host memory; OpenBLAS runs synchronously, so
+// a batch of calls is done when submit() returns and wait_oldest() only hands back its time.
+// In: element type of A and B; Out: of C.
+template <typename In, typename Out>
 class OpenBlasSession final : public GemmSession {
  public:
   explicit OpenBlasSession(const GemmConfig& c) : GemmSession(c) {
     openblas_set_num_threads(c.cpu_threads > 0 ? c.cpu_threads : 1);
-    try {
-      a_ = fill<T>(gemm_seed_a(c.seed), c.m * c.k);
-      b_ = fill<T>(gemm_seed_b(c.seed), c.k * c.n);
-      out_.assign(static_cast<std::size_t>(c.m * c.n), T(0));
-    } catch (const std::bad_alloc&) {
-      throw KernelError(fmt::format("gemm: cannot allocate {:.1f} MiB for m={} n={} k={}",
-                                    static_cast<double>((c.m * c.k + c.k * c.n + c.m * c.n) * sizeof(T)) / (1 << 20),
-                                    c.m, c.n, c.k));
+    if constexpr (std::is_same_v<In, Bf16>) {
+      sbgemm_ = reinterpret_cast<SbgemmFn>(dlsym(RTLD_DEFAULT, "cblas_sbgemm"));
+      if (sbgemm_ == nullptr) throw NotApplicable("bf16 GEMM: the installed OpenBLAS has no cblas_sbgemm");
     }
-    algorithm_ = fmt::format("openblas {}gemm, {} thread(s)", sizeof(T) == 8 ? 'd' : 's', openblas_get_num_threads());
+    try {
+      a_ = fill<In>(gemm_seed_a(c.seed), c.m * c.k * c.batch);
+      b_ = fill<In>(gemm_seed_b(c.seed), c.k * c.n * c.batch);
+      out_.assign(static_cast<std::size_t>(c.m * c.n * c.batch), Out(0));
+    } catch (const std::bad_alloc&) {
+      throw KernelError(fmt::format(
+          "gemm: cannot allocate {:.1f} MiB for m={} n={} k={} batch={}",
+          static_cast<double>(((c.m * c.k + c.k * c.n) * sizeof(In) + c.m * c.n * sizeof(Out)) * c.batch) / (1 << 20),
+          c.m, c.n, c.k, c.batch));
+    }
+    const char* routine = std::is_same_v<In, Bf16> ? "sbgemm" : sizeof(In) == 8 ? "dgemm" : "sgemm";
+    algorithm_ = fmt::format("openblas {} {}{}{}, {} thread(s)", routine, to_string(c.ta), to_string(c.tb),
+                             c.batch > 1 ? fmt::format(", {} GEMMs in a loop", c.batch) : std::string(),
+                             openblas_get_num_threads());
   }
 
   void choose(std::size_t candidate) override {
@@ -74,32 +108,41 @@ class OpenBlasSession final : public GemmSession {
     const GemmConfig& c = config_;
     if (c.inject_fault) {
       auto& victim = out_[static_cast<std::size_t>(gemm_fault_element(c))];
-      using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+      using Bits = std::conditional_t<sizeof(Out) == 8, std::uint64_t, std::uint32_t>;
       Bits bits;
       std::memcpy(&bits, &victim, sizeof bits);
       bits ^= 1u;
       std::memcpy(&victim, &bits, sizeof bits);
     }
-    result.checksum = checksum_host(out_.data(), out_.size(), sizeof(T));
+    result.checksum = checksum_host(out_.data(), out_.size(), sizeof(Out));
     std::vector<double> sampled;
-    for (auto [i, j] : gemm_sample_points(c))
-      sampled.push_back(static_cast<double>(out_[static_cast<std::size_t>(i + j * c.m)]));
+    for (const GemmElement& e : gemm_sample_points(c))
+      sampled.push_back(static_cast<double>(out_[static_cast<std::size_t>(gemm_c_index(c, e.batch, e.row, e.col))]));
     gemm_check(c, sampled, result);
   }
 
  private:
   void multiply() {
-    const auto m = static_cast<blasint>(config_.m), n = static_cast<blasint>(config_.n),
-               k = static_cast<blasint>(config_.k);
-    if constexpr (sizeof(T) == 8)
-      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a_.data(), m, b_.data(), k, 0.0,
-                  out_.data(), m);
-    else
-      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a_.data(), m, b_.data(), k, 0.0f,
-                  out_.data(), m);
+    const GemmConfig& c = config_;
+    const auto m = static_cast<blasint>(c.m), n = static_cast<blasint>(c.n), k = static_cast<blasint>(c.k);
+    const auto lda = static_cast<blasint>(c.ta == Transpose::n ? c.m : c.k);
+    const auto ldb = static_cast<blasint>(c.tb == Transpose::n ? c.k : c.n);
+    for (std::int64_t b = 0; b < c.batch; ++b) {
+      const In* a = a_.data() + b * c.m * c.k;
+      const In* bm = b_.data() + b * c.k * c.n;
+      Out* out = out_.data() + b * c.m * c.n;
+      if constexpr (std::is_same_v<In, Bf16>)
+        sbgemm_(CblasColMajor, op(c.ta), op(c.tb), m, n, k, 1.0f, a, lda, bm, ldb, 0.0f, out, m);
+      else if constexpr (sizeof(In) == 8)
+        cblas_dgemm(CblasColMajor, op(c.ta), op(c.tb), m, n, k, 1.0, a, lda, bm, ldb, 0.0, out, m);
+      else
+        cblas_sgemm(CblasColMajor, op(c.ta), op(c.tb), m, n, k, 1.0f, a, lda, bm, ldb, 0.0f, out, m);
+    }
   }
 
-  std::vector<T> a_, b_, out_;
+  std::vector<In> a_, b_;
+  std::vector<Out> out_;
+  SbgemmFn sbgemm_ = nullptr;
   std::deque<double> done_;  // seconds of the batches not yet handed back
 };
 
@@ -107,10 +150,10 @@ class OpenBlasSession final : public GemmSession {
 
 std::unique_ptr<GemmSession> open_gemm_session_cpu(const GemmConfig& config) {
   switch (config.dtype) {
-    case DType::fp64: return std::make_unique<OpenBlasSession<double>>(config);
-    case DType::fp32: return std::make_unique<OpenBlasSession<float>>(config);
-    default: throw KernelError(fmt::format("gemm: dtype {} is not available on the CPU backend",
-                                           to_string(config.dtype)));
+    case DType::fp64: return std::make_unique<OpenBlasSession<double, double>>(config);
+    case DType::fp32: return std::make_unique<OpenBlasSession<float, float>>(config);
+    case DType::bf16: return std::make_unique<OpenBlasSession<Bf16, float>>(config);
+    default: throw NotApplicable(fmt::format("gemm: {} is not applicable on the CPU backend", to_string(config.dtype)));
   }
 }
 

@@ -27,54 +27,68 @@ Array allocate(std::int64_t n) {
   return Array(p);
 }
 
-}  // namespace
-
-StreamRun run_stream_cpu(const StreamConfig& config) {
-  const std::int64_t n = config.elements;
-  Array a_owner = allocate(n), b_owner = allocate(n), c_owner = allocate(n);
-  double* a = a_owner.get();
-  double* b = b_owner.get();
-  double* c = c_owner.get();
-  const int threads = config.threads > 0 ? config.threads : 1;
-  const double s = kStreamScalar;
-
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (std::int64_t i = 0; i < n; ++i) {
-    a[i] = 1.0;
-    b[i] = 2.0;
-    c[i] = 0.0;
-  }
-
-  StreamRun run;
-  const int passes = config.timing.warmup + config.timing.iterations;
-  for (int pass = 0; pass < passes; ++pass) {
-    const bool timed = pass >= config.timing.warmup;
-    for (int k = 0; k < 4; ++k) {
-      const auto start = std::chrono::steady_clock::now();
-      switch (static_cast<StreamKernel>(k)) {
-        case StreamKernel::copy:
-#pragma omp parallel for schedule(static) num_threads(threads)
-          for (std::int64_t i = 0; i < n; ++i) c[i] = a[i];
-          break;
-        case StreamKernel::scale:
-#pragma omp parallel for schedule(static) num_threads(threads)
-          for (std::int64_t i = 0; i < n; ++i) b[i] = s * c[i];
-          break;
-        case StreamKernel::add:
-#pragma omp parallel for schedule(static) num_threads(threads)
-          for (std::int64_t i = 0; i < n; ++i) c[i] = a[i] + b[i];
-          break;
-        case StreamKernel::triad:
-#pragma omp parallel for schedule(static) num_threads(threads)
-          for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
-          break;
-      }
-      const auto stop = std::chrono::steady_clock::now();
-      if (timed) run.seconds[static_cast<std::size_t>(k)].push_back(std::chrono::duration<double>(stop - start).count());
+// The arrays in host memory, first touched by the threads that use them; each kernel is one
+// OpenMP parallel loop with a static schedule, timed with steady_clock around it.
+class CpuStreamSession final : public StreamSession {
+ public:
+  explicit CpuStreamSession(const StreamConfig& config)
+      : StreamSession(config),
+        a_(allocate(config.elements)),
+        b_(allocate(config.elements)),
+        c_(allocate(config.elements)),
+        threads_(config.threads > 0 ? config.threads : 1) {
+    const std::int64_t n = config.elements;
+    double* a = a_.get();
+    double* b = b_.get();
+    double* c = c_.get();
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (std::int64_t i = 0; i < n; ++i) {
+      a[i] = 1.0;
+      b[i] = 2.0;
+      c[i] = 0.0;
     }
   }
-  stream_check(a, b, c, n, passes, run);
-  return run;
+
+  void verify(StreamRun& run) override { stream_check(a_.get(), b_.get(), c_.get(), config_.elements, expected_, run); }
+
+ private:
+  double run_kernel(StreamKernel kernel) override {
+    const std::int64_t n = config_.elements;
+    double* a = a_.get();
+    double* b = b_.get();
+    double* c = c_.get();
+    const double s = kStreamScalar;
+    const int threads = threads_;
+    const auto start = std::chrono::steady_clock::now();
+    switch (kernel) {
+      case StreamKernel::copy:
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (std::int64_t i = 0; i < n; ++i) c[i] = a[i];
+        break;
+      case StreamKernel::scale:
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (std::int64_t i = 0; i < n; ++i) b[i] = s * c[i];
+        break;
+      case StreamKernel::add:
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (std::int64_t i = 0; i < n; ++i) c[i] = a[i] + b[i];
+        break;
+      case StreamKernel::triad:
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
+        break;
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  Array a_, b_, c_;
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<StreamSession> open_stream_session_cpu(const StreamConfig& config) {
+  return std::make_unique<CpuStreamSession>(config);
 }
 
 }  // namespace gpuaccept::kernels::detail

@@ -142,6 +142,11 @@ class MatrixLayout {
     GA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, type, rows, cols, ld));
     layout_.reset(l);
   }
+  // `value` must have exactly the type the attribute documents (cuBLASLt checks the size).
+  template <typename T>
+  void set(cublasLtMatrixLayoutAttribute_t attribute, const T& value) {
+    GA_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout_.get(), attribute, &value, sizeof value));
+  }
   cublasLtMatrixLayout_t get() const { return layout_.get(); }
 
  private:

@@ -70,6 +70,7 @@ DeviceInfo describe_cuda_device(int ordinal) {
       b[15]);
   info.memory_bytes = static_cast<std::int64_t>(properties.totalGlobalMem);
   info.ordinal = ordinal;
+  info.compute_capability = 10 * properties.major + properties.minor;
   return info;
 }
 

@@ -1,29 +1,37 @@
-// GEMM on cuBLASLt: C = A * B, column-major, no transposes, A m x k, B k x n, C m x n.
+// GEMM on cuBLASLt: C_b = op(A_b) op(B_b) for b < batch (strided batched), column-major, op(A)
+// m x k, op(B) k x n, C m x n, op = n (as stored) or t (transposed; CUBLASLT_MATMUL_DESC_TRANSA/B).
 //
 // Measures: the time of one cublasLtMatmul with the fastest of up to 8 algorithms that the
 // cuBLASLt heuristic proposes for this shape (64 MiB workspace), each iteration between its
-// own pair of CUDA events on one stream. FLOPs per iteration = 2 m n k (kernels/gemm.hpp).
-// Set up once as a GemmSession: run_gemm times single GEMMs; burnin queues batches of GEMMs,
+// own pair of CUDA events on one stream. FLOPs per iteration = 2 m n k batch (kernels/gemm.hpp).
+// Set up once as a GemmSession: run_gemm times single calls; burnin queues batches of calls,
 // each batch between one event pair, two batches in flight so that the GPU never waits.
 //
-//   dtype  storage (A, B, C)  compute                        scale
-//   fp64   CUDA_R_64F         CUBLAS_COMPUTE_64F             CUDA_R_64F
-//   fp32   CUDA_R_32F         CUBLAS_COMPUTE_32F             CUDA_R_32F
-//   tf32   CUDA_R_32F         CUBLAS_COMPUTE_32F_FAST_TF32   CUDA_R_32F
-//   bf16   CUDA_R_16BF        CUBLAS_COMPUTE_32F             CUDA_R_32F
-//   fp16   CUDA_R_16F         CUBLAS_COMPUTE_32F             CUDA_R_32F
+//   dtype  A, B               C                compute                        scale
+//   fp64   CUDA_R_64F         CUDA_R_64F       CUBLAS_COMPUTE_64F             CUDA_R_64F
+//   fp32   CUDA_R_32F         CUDA_R_32F       CUBLAS_COMPUTE_32F             CUDA_R_32F
+//   tf32   CUDA_R_32F         CUDA_R_32F       CUBLAS_COMPUTE_32F_FAST_TF32   CUDA_R_32F
+//   bf16   CUDA_R_16BF        CUDA_R_16BF      CUBLAS_COMPUTE_32F             CUDA_R_32F
+//   fp16   CUDA_R_16F         CUDA_R_16F       CUBLAS_COMPUTE_32F             CUDA_R_32F
+//   fp8    CUDA_R_8F_E4M3     CUDA_R_16BF/16F  CUBLAS_COMPUTE_32F             CUDA_R_32F
+//   int8   CUDA_R_8I          CUDA_R_32I       CUBLAS_COMPUTE_32I             CUDA_R_32I
 //
-// Inputs are filled on the device from pattern_value() with the same element indices as the
-// CPU backend (A[i,p] is element i + p*m, B[p,j] is element p + j*k), so the host computes
-// the reference for any element of C; only the sampled elements of C are copied back, and
-// gemm_check() compares them (tolerance in kernels/gemm.cpp).
+// fp8: per-tensor scales A_SCALE = kFp8ScaleA and B_SCALE = kFp8ScaleB (device pointers, as
+// cuBLASLt requires), fast accumulation off; needs compute capability 8.9 and the "TN" layout
+// (ta: t, tb: n; checked by gemm_layout_problem). int8: "TN", m and k multiples of 4.
 //
-// Needs: a CUDA GPU, sm_80 or later for the bf16 and tf32 tensor-core paths (the build targets
-// sm_80 and sm_90). Reached through run_gemm(Backend::cuda, config), i.e. the GEMM benchmark
-// of suites/ with the cuda backend.
+// Inputs are filled on the device from input_value() with the same element indices as the
+// host reference (gemm_a_index, gemm_b_index), so the host computes the reference for any
+// element of C; only the sampled elements of C are copied back, and gemm_check() compares them
+// (tolerance in kernels/gemm.cpp).
+//
+// Needs: a CUDA GPU, sm_80 or later for the bf16 and tf32 tensor-core paths, sm_89 for fp8.
+// Reached through open_gemm_session(Backend::cuda, config): the gemm and burnin benchmarks of
+// suites/ and gpuaccept-kernels.
 #include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -71,18 +79,22 @@ constexpr int kSelectionRuns = 3;  // timed runs per candidate, after one untime
 constexpr int kThreadsPerBlock = 256;
 
 struct LtTypes {
-  cudaDataType_t storage;
+  cudaDataType_t input;   // A and B
+  cudaDataType_t output;  // C and D
   cublasComputeType_t compute;
   cudaDataType_t scale;
 };
 
-LtTypes lt_types(DType dtype) {
+LtTypes lt_types(DType dtype, DType output) {
   switch (dtype) {
-    case DType::fp64: return {CUDA_R_64F, CUBLAS_COMPUTE_64F, CUDA_R_64F};
-    case DType::fp32: return {CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F};
-    case DType::tf32: return {CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUDA_R_32F};
-    case DType::bf16: return {CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F};
-    case DType::fp16: return {CUDA_R_16F, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case DType::fp64: return {CUDA_R_64F, CUDA_R_64F, CUBLAS_COMPUTE_64F, CUDA_R_64F};
+    case DType::fp32: return {CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case DType::tf32: return {CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUDA_R_32F};
+    case DType::bf16: return {CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case DType::fp16: return {CUDA_R_16F, CUDA_R_16F, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case DType::fp8:
+      return {CUDA_R_8F_E4M3, output == DType::fp16 ? CUDA_R_16F : CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case DType::int8: return {CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I};
   }
   throw KernelError("gemm: unknown dtype");
 }
@@ -93,8 +105,10 @@ __device__ T from_float(float v) {
     return __float2bfloat16_rn(v);  // exact: pattern values have 8 significant bits
   else if constexpr (std::is_same_v<T, __half>)
     return __float2half_rn(v);      // exact, as above
+  else if constexpr (std::is_same_v<T, __nv_fp8_e4m3>)
+    return __nv_fp8_e4m3(v);        // exact: input_value's fp8 kind has 3 mantissa bits
   else
-    return static_cast<T>(v);
+    return static_cast<T>(v);       // int8: input_value's int8 kind is an integer
 }
 
 template <typename T>
@@ -107,12 +121,12 @@ __device__ double to_double(T v) {
     return static_cast<double>(v);
 }
 
-// out[e] = pattern_value(seed, e) for every linear (column-major) element index e.
+// out[e] = input_value(kind, seed, e) for every linear (column-major) element index e.
 template <typename T>
-__global__ void fill_pattern(T* out, std::uint64_t count, std::uint64_t seed) {
+__global__ void fill_pattern(T* out, std::uint64_t count, std::uint64_t seed, InputKind kind) {
   const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
   for (std::uint64_t e = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; e < count; e += stride)
-    out[e] = from_float<T>(pattern_value(seed, e));
+    out[e] = from_float<T>(input_value(kind, seed, e));
 }
 
 // values[s] = c[offsets[s]] as double: the sampled elements of C, in sample order.
@@ -147,11 +161,11 @@ __global__ void flip_low_bit(T* c, std::int64_t element) {
 }
 
 template <typename T>
-void fill_on_device(T* out, std::uint64_t count, std::uint64_t seed, cudaStream_t stream) {
+void fill_on_device(T* out, std::uint64_t count, std::uint64_t seed, InputKind kind, cudaStream_t stream) {
   if (count == 0) return;
   const std::uint64_t blocks =
       std::min<std::uint64_t>((count + kThreadsPerBlock - 1) / kThreadsPerBlock, std::uint64_t{1} << 20);
-  fill_pattern<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, stream>>>(out, count, seed);
+  fill_pattern<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, stream>>>(out, count, seed, kind);
   GA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -280,28 +294,55 @@ std::string describe(const cublasLtMatmulHeuristicResult_t& chosen, const std::s
 
 // Set-up once: inputs filled on the device, the heuristic's candidates timed and the fastest
 // kept; then timed iterations (run_gemm) or batches between event pairs (burnin), and the check.
-template <typename T>
+// In: element type of A and B; T: of C.
+template <typename In, typename T>
 class CublasLtSession final : public GemmSession {
-  // Host-side scaling factors (CUBLASLT_POINTER_MODE_HOST, the default), in the scale type.
-  using Scale = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  // Host-side alpha and beta (CUBLASLT_POINTER_MODE_HOST, the default), in the scale type.
+  using Scale = std::conditional_t<std::is_same_v<T, double>, double,
+                                   std::conditional_t<std::is_same_v<T, std::int32_t>, std::int32_t, float>>;
 
  public:
   explicit CublasLtSession(const GemmConfig& c)
       : GemmSession(c),
-        types_(lt_types(c.dtype)),
+        types_(lt_types(c.dtype, c.fp8_output)),
         device_(select_device(c.device)),
-        a_(bytes_of(c.m, c.k)),
-        b_(bytes_of(c.k, c.n)),
-        out_(bytes_of(c.m, c.n)),
+        a_(static_cast<std::size_t>(c.m * c.k * c.batch) * sizeof(In)),
+        b_(static_cast<std::size_t>(c.k * c.n * c.batch) * sizeof(In)),
+        out_(static_cast<std::size_t>(c.m * c.n * c.batch) * sizeof(T)),
         workspace_(kWorkspaceBytes),
-        desc_(types_.compute, types_.scale),  // TRANSA/TRANSB default to CUBLAS_OP_N
-        layout_a_(types_.storage, static_cast<std::uint64_t>(c.m), static_cast<std::uint64_t>(c.k), c.m),
-        layout_b_(types_.storage, static_cast<std::uint64_t>(c.k), static_cast<std::uint64_t>(c.n), c.k),
-        layout_c_(types_.storage, static_cast<std::uint64_t>(c.m), static_cast<std::uint64_t>(c.n), c.m) {
+        scales_(2 * sizeof(float)),
+        desc_(types_.compute, types_.scale),
+        layout_a_(types_.input, stored_rows(c.ta, c.m, c.k), stored_rows(c.ta, c.k, c.m),
+                  static_cast<std::int64_t>(stored_rows(c.ta, c.m, c.k))),
+        layout_b_(types_.input, stored_rows(c.tb, c.k, c.n), stored_rows(c.tb, c.n, c.k),
+                  static_cast<std::int64_t>(stored_rows(c.tb, c.k, c.n))),
+        layout_c_(types_.output, static_cast<std::uint64_t>(c.m), static_cast<std::uint64_t>(c.n), c.m) {
     const auto m = static_cast<std::uint64_t>(c.m), n = static_cast<std::uint64_t>(c.n),
-               k = static_cast<std::uint64_t>(c.k);
-    fill_on_device(a_.as<T>(), m * k, gemm_seed_a(c.seed), stream_.get());
-    fill_on_device(b_.as<T>(), k * n, gemm_seed_b(c.seed), stream_.get());
+               k = static_cast<std::uint64_t>(c.k), batch = static_cast<std::uint64_t>(c.batch);
+    const InputKind kind = gemm_input_kind(c.dtype);
+    fill_on_device(a_.as<In>(), m * k * batch, gemm_seed_a(c.seed), kind, stream_.get());
+    fill_on_device(b_.as<In>(), k * n * batch, gemm_seed_b(c.seed), kind, stream_.get());
+
+    desc_.set(CUBLASLT_MATMUL_DESC_TRANSA, op(c.ta));
+    desc_.set(CUBLASLT_MATMUL_DESC_TRANSB, op(c.tb));
+    if (c.dtype == DType::fp8) {
+      // Per-tensor scales live on the device (cuBLASLt reads them there); fast accumulation off
+      // so that the sum is kept in fp32, as the tolerance assumes.
+      const float scales[2] = {kFp8ScaleA, kFp8ScaleB};
+      GA_CUDA_CHECK(cudaMemcpyAsync(scales_.get(), scales, sizeof scales, cudaMemcpyHostToDevice, stream_.get()));
+      desc_.set(CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, static_cast<const void*>(scales_.as<float>()));
+      desc_.set(CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, static_cast<const void*>(scales_.as<float>() + 1));
+      desc_.set(CUBLASLT_MATMUL_DESC_FAST_ACCUM, std::int8_t{0});
+    }
+    if (c.batch > 1) {
+      const auto count = static_cast<std::int32_t>(c.batch);
+      layout_a_.set(CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, count);
+      layout_b_.set(CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, count);
+      layout_c_.set(CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, count);
+      layout_a_.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, static_cast<std::int64_t>(m * k));
+      layout_b_.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, static_cast<std::int64_t>(k * n));
+      layout_c_.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, static_cast<std::int64_t>(m * n));
+    }
 
     gpu::MatmulPreference preference;
     preference.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, std::uint64_t{kWorkspaceBytes});
@@ -311,7 +352,8 @@ class CublasLtSession final : public GemmSession {
                                                    kHeuristicCandidates, candidates_.data(), &returned));
     if (returned <= 0)
       throw KernelError(concat("gemm: cuBLASLt has no algorithm for ", to_string(c.dtype), " m=", c.m, " n=", c.n,
-                               " k=", c.k, " on device ", c.device, " (", gpu::process_location(), ")"));
+                               " k=", c.k, " ta=", to_string(c.ta), " tb=", to_string(c.tb), " batch=", c.batch,
+                               " on device ", c.device, " (", gpu::process_location(), ")"));
 
     // Time each candidate: one untimed run, then kSelectionRuns between one event pair. A
     // candidate that cuBLASLt refuses to launch is skipped; a failure on the device is not (it
@@ -401,7 +443,8 @@ class CublasLtSession final : public GemmSession {
       GA_CUDA_CHECK(cudaGetLastError());
     }
     {
-      const auto elements = static_cast<std::uint64_t>(c.m) * static_cast<std::uint64_t>(c.n);
+      const auto elements = static_cast<std::uint64_t>(c.m) * static_cast<std::uint64_t>(c.n) *
+                            static_cast<std::uint64_t>(c.batch);
       gpu::DeviceBuffer device_sum(sizeof(unsigned long long));
       GA_CUDA_CHECK(cudaMemsetAsync(device_sum.get(), 0, device_sum.bytes(), stream_.get()));
       const std::uint64_t blocks =
@@ -415,11 +458,11 @@ class CublasLtSession final : public GemmSession {
       result.checksum = sum;
     }
 
-    // Copy back only the sampled elements of C (column-major: C[i,j] is element i + j*m).
+    // Copy back only the sampled elements of C (gemm_c_index: batch b, column-major).
     const auto points = gemm_sample_points(c);
     std::vector<std::int64_t> offsets;
     offsets.reserve(points.size());
-    for (const auto& [i, j] : points) offsets.push_back(i + j * c.m);
+    for (const GemmElement& e : points) offsets.push_back(gemm_c_index(c, e.batch, e.row, e.col));
     const int count = static_cast<int>(offsets.size());
     std::vector<double> sampled(offsets.size());
     if (count > 0) {
@@ -447,9 +490,11 @@ class CublasLtSession final : public GemmSession {
     GA_CUDA_CHECK(cudaSetDevice(device));
     return device;
   }
-  static std::size_t bytes_of(std::int64_t rows, std::int64_t cols) {
-    return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * sizeof(T);
+  // Rows of an operand as stored: `rows` x `cols` when used as is, `cols` x `rows` transposed.
+  static std::uint64_t stored_rows(Transpose t, std::int64_t rows, std::int64_t cols) {
+    return static_cast<std::uint64_t>(t == Transpose::n ? rows : cols);
   }
+  static cublasOperation_t op(Transpose t) { return t == Transpose::n ? CUBLAS_OP_N : CUBLAS_OP_T; }
 
   const cublasLtMatmulAlgo_t& chosen() const { return candidates_[chosen_].algo; }
 
@@ -472,6 +517,7 @@ class CublasLtSession final : public GemmSession {
   int device_;
   gpu::Stream stream_;
   gpu::DeviceBuffer a_, b_, out_, workspace_;
+  gpu::DeviceBuffer scales_;  // fp8: A_SCALE, B_SCALE (float each)
   gpu::LtHandle lt_;
   gpu::MatmulDesc desc_;
   gpu::MatrixLayout layout_a_, layout_b_, layout_c_;
@@ -487,11 +533,15 @@ class CublasLtSession final : public GemmSession {
 
 std::unique_ptr<GemmSession> open_gemm_session_cuda(const GemmConfig& config) {
   switch (config.dtype) {
-    case DType::fp64: return std::make_unique<CublasLtSession<double>>(config);
+    case DType::fp64: return std::make_unique<CublasLtSession<double, double>>(config);
     case DType::fp32:
-    case DType::tf32: return std::make_unique<CublasLtSession<float>>(config);
-    case DType::bf16: return std::make_unique<CublasLtSession<__nv_bfloat16>>(config);
-    case DType::fp16: return std::make_unique<CublasLtSession<__half>>(config);
+    case DType::tf32: return std::make_unique<CublasLtSession<float, float>>(config);
+    case DType::bf16: return std::make_unique<CublasLtSession<__nv_bfloat16, __nv_bfloat16>>(config);
+    case DType::fp16: return std::make_unique<CublasLtSession<__half, __half>>(config);
+    case DType::fp8:
+      if (config.fp8_output == DType::fp16) return std::make_unique<CublasLtSession<__nv_fp8_e4m3, __half>>(config);
+      return std::make_unique<CublasLtSession<__nv_fp8_e4m3, __nv_bfloat16>>(config);
+    case DType::int8: return std::make_unique<CublasLtSession<std::int8_t, std::int32_t>>(config);
   }
   throw KernelError("gemm: unknown dtype");
 }

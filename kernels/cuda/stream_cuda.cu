@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "kernels/cuda/cuda_check.hpp"
@@ -37,48 +38,65 @@ __global__ void stream_op(int op, double* a, double* b, double* c, double s, std
   }
 }
 
+// The arrays in device memory; each kernel is one launch between a pair of CUDA events, and
+// run() waits for its stop event (the time is the device's, not the host's).
+class CudaStreamSession final : public StreamSession {
+ public:
+  explicit CudaStreamSession(const StreamConfig& config)
+      : StreamSession(config),
+        device_(select_device(config.device)),
+        bytes_(static_cast<std::size_t>(config.elements) * sizeof(double)),
+        a_(bytes_),
+        b_(bytes_),
+        c_(bytes_) {
+    int sms = 0;
+    GA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device_));
+    const auto wanted = (config.elements + kThreads - 1) / kThreads;
+    blocks_ = static_cast<unsigned>(std::min<std::int64_t>(wanted, std::int64_t{sms} * 32));
+    init<<<blocks_, kThreads, 0, stream_.get()>>>(a_.as<double>(), b_.as<double>(), c_.as<double>(), config.elements);
+    GA_CUDA_CHECK(cudaGetLastError());
+  }
+
+  void verify(StreamRun& run) override {
+    GA_CUDA_CHECK(cudaSetDevice(device_));
+    GA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    std::vector<double> ha(static_cast<std::size_t>(config_.elements)), hb(ha.size()), hc(ha.size());
+    GA_CUDA_CHECK(cudaMemcpy(ha.data(), a_.get(), bytes_, cudaMemcpyDeviceToHost));
+    GA_CUDA_CHECK(cudaMemcpy(hb.data(), b_.get(), bytes_, cudaMemcpyDeviceToHost));
+    GA_CUDA_CHECK(cudaMemcpy(hc.data(), c_.get(), bytes_, cudaMemcpyDeviceToHost));
+    stream_check(ha.data(), hb.data(), hc.data(), config_.elements, expected_, run);
+  }
+
+ private:
+  static int select_device(int device) {
+    GA_CUDA_CHECK(cudaSetDevice(device));
+    return device;
+  }
+
+  double run_kernel(StreamKernel kernel) override {
+    GA_CUDA_CHECK(cudaSetDevice(device_));
+    start_.record(stream_.get());
+    stream_op<<<blocks_, kThreads, 0, stream_.get()>>>(static_cast<int>(kernel), a_.as<double>(), b_.as<double>(),
+                                                       c_.as<double>(), kStreamScalar, config_.elements);
+    GA_CUDA_CHECK(cudaGetLastError());
+    stop_.record(stream_.get());
+    GA_CUDA_CHECK(cudaEventSynchronize(stop_.get()));
+    return gpu::elapsed_seconds(start_, stop_);
+  }
+
+  // Declaration order is construction order: the device is selected before allocation.
+  int device_;
+  std::size_t bytes_;
+  gpu::DeviceBuffer a_, b_, c_;
+  gpu::Stream stream_;
+  gpu::Event start_, stop_;
+  unsigned blocks_ = 1;
+};
+
 }  // namespace
 
-StreamRun run_stream_cuda(const StreamConfig& config) {
-  GA_CUDA_CHECK(cudaSetDevice(config.device));
-  const std::int64_t n = config.elements;
-  const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(double);
-  gpu::DeviceBuffer a(bytes), b(bytes), c(bytes);
-  gpu::Stream stream;
-  int sms = 0;
-  GA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, config.device));
-  const auto wanted = (n + kThreads - 1) / kThreads;
-  const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(wanted, std::int64_t{sms} * 32));
-
-  init<<<blocks, kThreads, 0, stream.get()>>>(a.as<double>(), b.as<double>(), c.as<double>(), n);
-  GA_CUDA_CHECK(cudaGetLastError());
-
-  StreamRun run;
-  const int passes = config.timing.warmup + config.timing.iterations;
-  std::vector<gpu::Event> starts(static_cast<std::size_t>(passes) * 4), stops(starts.size());
-  for (int pass = 0; pass < passes; ++pass) {
-    for (int k = 0; k < 4; ++k) {
-      const auto slot = static_cast<std::size_t>(pass * 4 + k);
-      starts[slot].record(stream.get());
-      stream_op<<<blocks, kThreads, 0, stream.get()>>>(k, a.as<double>(), b.as<double>(), c.as<double>(),
-                                                      kStreamScalar, n);
-      GA_CUDA_CHECK(cudaGetLastError());
-      stops[slot].record(stream.get());
-    }
-  }
-  GA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-  for (int pass = config.timing.warmup; pass < passes; ++pass)
-    for (int k = 0; k < 4; ++k) {
-      const auto slot = static_cast<std::size_t>(pass * 4 + k);
-      run.seconds[static_cast<std::size_t>(k)].push_back(gpu::elapsed_seconds(starts[slot], stops[slot]));
-    }
-
-  std::vector<double> ha(static_cast<std::size_t>(n)), hb(ha.size()), hc(ha.size());
-  GA_CUDA_CHECK(cudaMemcpy(ha.data(), a.get(), bytes, cudaMemcpyDeviceToHost));
-  GA_CUDA_CHECK(cudaMemcpy(hb.data(), b.get(), bytes, cudaMemcpyDeviceToHost));
-  GA_CUDA_CHECK(cudaMemcpy(hc.data(), c.get(), bytes, cudaMemcpyDeviceToHost));
-  stream_check(ha.data(), hb.data(), hc.data(), n, passes, run);
-  return run;
+std::unique_ptr<StreamSession> open_stream_session_cuda(const StreamConfig& config) {
+  return std::make_unique<CudaStreamSession>(config);
 }
 
 }  // namespace gpuaccept::kernels::detail

@@ -133,6 +133,46 @@ benchmarks:
                 self.assertRegex(result.stderr, pattern)
 
 
+class GemmCpu(KernelWorkdir):
+    def test_transposes_batches_shapes_and_not_applicable_dtypes(self):
+        out, result = self.run_campaign(2, """\
+backend: cpu
+benchmarks:
+  - benchmark: gemm
+    params: {m: 48, n: 40, k: 36, batch: 3, ta: [n, t], tb: t, dtype: fp32, check_samples: 64, iterations: 2}
+  - benchmark: gemm
+    params: {dtype: [fp8, int8], m: 64, n: 64, k: 64}
+  - benchmark: gemm
+    params: {shape: square-1024, m: 64, n: 48, k: 32, dtype: fp32, check_samples: 16, warmup: 0, iterations: 1}
+""")
+        self.assertRegex(result.stdout, r"fp32 m=48 n=40 k=36 ta=n tb=t batch=3: openblas sgemm nt, 3 GEMMs in a loop, \d+ thread")
+        # The named shape overrides m, n and k (stored as given, unused), and the log says what ran.
+        self.assertIn("fp32 m=1024 n=1024 k=1024 ta=n tb=n batch=1: openblas sgemm nn", result.stdout)
+        self.assertRegex(result.stdout, r"fp8 GEMM is not applicable on this backend")
+        self.assertIn("verdict: PASS", result.stdout)
+        with h5py.File(out, "r") as f:
+            nt, tt, fp8, int8, square = steps_in_order(f)
+            for step in (nt, tt):
+                self.assertEqual(text_attr(step, "status"), "ok")
+                rows = step["per_rank"][()]
+                self.assertEqual(list(rows["wrong"]), [0, 0])
+                self.assertEqual(list(rows["checked"]), [64, 64])
+                self.assertEqual(list(rows["sdc_mismatch"]), [0, 0])
+                self.assertTrue(np.all(rows["tflops"] > 0))
+                # No system description: the ratio to peak is absent (NaN), never guessed.
+                self.assertTrue(np.all(np.isnan(rows["ratio_to_peak"])))
+                self.assertEqual(list(rows["workspace_bytes"]), [0, 0])
+            for step, dtype in ((fp8, "fp8"), (int8, "int8")):
+                self.assertEqual(text_attr(step, "status"), "skipped")
+                self.assertIn(f"{dtype} GEMM is not applicable on this backend", text_attr(step, "reason"))
+            # The named shape is a parameter of the step (a contract selects it) and sets m = n = k = 1024:
+            # the median time and TFLOP/s agree only with 2 * 1024^3 FLOPs.
+            self.assertEqual(text_attr(square, "status"), "ok")
+            self.assertEqual(text_attr(square["params"], "shape"), "square-1024")
+            rows = square["per_rank"][()]
+            np.testing.assert_allclose(rows["tflops"], 2 * 1024**3 / rows["time_median"] / 1e12, rtol=1e-9)
+
+
 class NotApplicableOnCpu(KernelWorkdir):
     def test_hostcopy_and_p2p_are_skipped_with_a_reason(self):
         out, result = self.run_campaign(2, """\
@@ -158,6 +198,16 @@ benchmarks:
         for word in ("burnin", "hostcopy", "p2p", "max_series_points", "last_over_first", "slowdown_fraction",
                      "h2d_pinned_gbps", "bidir_pageable_gbps", "ce_write_min_gbps", "latency_max_us", "slow_factor"):
             self.assertIn(word, listing.stdout)
+        # Every parameter with its type, default and unit.
+        gemm = cli("list", "gemm").stdout
+        self.assertRegex(gemm, r"\n    m +integer = 1024 elements +\[1 \.\. ")
+        self.assertRegex(gemm, r"\n    dtype +string = fp32 +\[fp64\|fp32\|tf32\|bf16\|fp16\|fp8\|int8\]")
+        self.assertRegex(gemm, r"\n    timeout +number = 600 s +\[")
+        self.assertRegex(gemm, r"\n    ratio_to_peak ")
+        stream = cli("list", "stream").stdout
+        self.assertRegex(stream, r"\n    bytes +size = 268435456 B \(256 MiB\)")
+        burnin = cli("list", "burnin").stdout
+        self.assertRegex(burnin, r"\n    duration +number = 60 s ")
 
 
 class GpuKernels(KernelWorkdir):

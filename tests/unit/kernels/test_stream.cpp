@@ -51,3 +51,26 @@ TEST(Stream, CheckFindsAPlantedWrongElement) {
   EXPECT_EQ(bad.wrong, 1);
   EXPECT_NE(bad.first_wrong.find("b[17]"), std::string::npos);
 }
+
+// The session that gpuaccept-kernels uses: kernels in any order and number, each timed, and
+// the check follows what ran (the expected values are tracked kernel by kernel).
+TEST(StreamSession, AnyOrderOfKernelsIsCheckedAgainstWhatRan) {
+  StreamConfig c;
+  c.elements = 1000;
+  c.threads = 2;
+  const auto session = open_stream_session(Backend::cpu, c);
+  for (StreamKernel k : {StreamKernel::triad, StreamKernel::triad, StreamKernel::scale, StreamKernel::add,
+                         StreamKernel::copy, StreamKernel::triad})
+    EXPECT_GT(session->run(k), 0);
+  StreamRun r;
+  session->verify(r);
+  EXPECT_EQ(r.checked, 3000);
+  EXPECT_EQ(r.wrong, 0) << r.first_wrong;
+  // The tracker itself: triad from the initial values gives a = 2 + 3 * 0 = 2, then scale b = 3 c = 0.
+  const auto after = stream_step(stream_step({1, 2, 0}, StreamKernel::triad), StreamKernel::scale);
+  EXPECT_EQ(after, (std::array<double, 3>{2, 0, 0}));
+  EXPECT_EQ(stream_expected(1), stream_step(stream_step(stream_step(stream_step({1, 2, 0}, StreamKernel::copy),
+                                                                     StreamKernel::scale),
+                                                         StreamKernel::add),
+                                             StreamKernel::triad));
+}
