@@ -32,6 +32,7 @@ struct GptShape {
 struct Preset {
   std::string_view name;
   GptShape shape;
+  double lr;  // a peak learning rate that trains this shape (AdamW)
   std::string_view help;
 };
 
@@ -39,6 +40,7 @@ struct Preset {
 // shapes a CPU trains in seconds.
 const std::vector<Preset>& presets();
 std::optional<GptShape> preset(std::string_view name);
+const Preset* find_preset(std::string_view name);  // nullptr when unknown
 
 // "" or what is wrong with the shape (non-positive sizes, channels not divisible by heads).
 std::string check_shape(const GptShape& s);

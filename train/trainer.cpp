@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include <cblas.h>
-#include <omp.h>
 
 #include "train/cpu/layers.hpp"
 
@@ -36,10 +35,10 @@ CpuTrainer::CpuTrainer(const TrainConfig& config, const TokenSource& data, int r
       ranks_(reducer ? reducer->ranks() : 1),
       reducer_(reducer),
       model_(config.shape, config.micro_batch, config.seed) {
-  // Set, never left to the defaults: on a shared node, more threads than cores spin and make
-  // a step ten times slower.
+  // Matrix products use `threads` OpenBLAS threads; the rest (O(N C) per layer against the
+  // GEMMs' O(N C^2)) runs on the rank's own thread. No OpenMP here: its idle workers spin while
+  // OpenBLAS's threads work and, on a busy node, made a step several times slower.
   openblas_set_num_threads(std::max(1, config.threads));
-  omp_set_num_threads(std::max(1, config.threads));
   const auto n = static_cast<std::size_t>(config.micro_batch) * config.shape.seq_len;
   inputs_.resize(n);
   targets_.resize(n);
@@ -85,6 +84,9 @@ StepRecord CpuTrainer::step(int index) {
   }
   loss /= config_.grad_accum;
   rec.loss = reduce ? reducer_->mean(loss) : loss;
+  double norm2 = 0;
+  for (const float gi : model_.grads()) norm2 += static_cast<double>(gi) * gi;
+  rec.grad_norm = std::sqrt(norm2);
   rec.lr = learning_rate(config_, index);
   config_.adamw.update(model_.params(), model_.grads(), m_, v_, rec.lr, index + 1);
   rec.seconds = seconds_since(t0);

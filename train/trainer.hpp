@@ -49,6 +49,7 @@ struct StepRecord {
   double seconds = 0;       // the whole optimizer step
   double loss = 0;          // mean loss of the step's global batch (before its update)
   double lr = 0;
+  double grad_norm = 0;     // L2 norm of the summed gradient (that of the global batch's mean loss)
   double comm_seconds = 0;  // inside gradient all-reduces
   double comm_exposed_seconds = 0;  // of which the compute did not hide (CPU: all of it)
   double gemm_seconds = 0;  // inside matrix products

@@ -45,7 +45,6 @@ void gemm(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, c
 
 template <class T>
 void encoder_forward(T* out, const std::int32_t* tokens, const T* wte, const T* wpe, int B, int S, int C) {
-#pragma omp parallel for
   for (int i = 0; i < B * S; ++i) {
     const T* te = wte + static_cast<std::size_t>(tokens[i]) * C;
     const T* pe = wpe + static_cast<std::size_t>(i % S) * C;
@@ -71,7 +70,6 @@ void encoder_backward(T* dwte, T* dwpe, const T* dout, const std::int32_t* token
 template <class T>
 void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* w, const T* b, int N, int C) {
   constexpr T eps = T(1e-5);
-#pragma omp parallel for
   for (int i = 0; i < N; ++i) {
     const T* x = inp + static_cast<std::size_t>(i) * C;
     T m = 0;
@@ -120,7 +118,6 @@ template <class T>
 void matmul_forward(T* out, const T* inp, const T* w, const T* bias, int N, int C, int OC) {
   gemm<T>(false, true, N, OC, C, T(1), inp, C, w, C, T(0), out, OC);
   if (!bias) return;
-#pragma omp parallel for
   for (int i = 0; i < N; ++i) {
     T* o = out + static_cast<std::size_t>(i) * OC;
     for (int j = 0; j < OC; ++j) o[j] += bias[j];
@@ -132,7 +129,6 @@ void matmul_backward(T* dinp, T* dw, T* dbias, const T* dout, const T* inp, cons
   gemm<T>(false, false, N, C, OC, T(1), dout, OC, w, C, T(1), dinp, C);  // dinp += dout w
   gemm<T>(true, false, OC, C, N, T(1), dout, OC, inp, C, T(1), dw, C);   // dw += dout^T inp
   if (!dbias) return;
-#pragma omp parallel for
   for (int j = 0; j < OC; ++j) {
     T sum = 0;
     for (int i = 0; i < N; ++i) sum += dout[static_cast<std::size_t>(i) * OC + j];
@@ -151,7 +147,6 @@ void attention_forward(T* out, T* att, const T* qkv, int B, int S, int C, int NH
       const T* v = q + 2 * C;
       T* a = att + (static_cast<std::size_t>(b) * NH + h) * S * S;
       gemm<T>(false, true, S, S, hs, scale, q, 3 * C, k, 3 * C, T(0), a, S);  // scores = q k^T / sqrt(hs)
-#pragma omp parallel for
       for (int i = 0; i < S; ++i) {
         T* row = a + static_cast<std::size_t>(i) * S;
         T maxv = -std::numeric_limits<T>::infinity();
@@ -189,7 +184,6 @@ void attention_backward(T* dqkv, T* scratch, const T* dout, const T* qkv, const 
       gemm<T>(false, true, S, S, hs, T(1), d, C, v, 3 * C, T(0), scratch, S);  // datt = dout v^T
       gemm<T>(true, false, S, hs, S, T(1), a, S, d, C, T(1), dv, 3 * C);      // dv += att^T dout
       // Softmax backward; masked entries have att = 0 and get 0.
-#pragma omp parallel for
       for (int i = 0; i < S; ++i) {
         const T* arow = a + static_cast<std::size_t>(i) * S;
         T* drow = scratch + static_cast<std::size_t>(i) * S;
@@ -211,7 +205,6 @@ constexpr T kGeluScale = T(0.7978845608028654);  // sqrt(2/pi)
 
 template <class T>
 void gelu_forward(T* out, const T* inp, std::size_t n) {
-#pragma omp parallel for
   for (std::size_t i = 0; i < n; ++i) {
     const T x = inp[i];
     out[i] = T(0.5) * x * (T(1) + std::tanh(kGeluScale<T> * (x + T(0.044715) * x * x * x)));
@@ -220,7 +213,6 @@ void gelu_forward(T* out, const T* inp, std::size_t n) {
 
 template <class T>
 void gelu_backward(T* dinp, const T* inp, const T* dout, std::size_t n) {
-#pragma omp parallel for
   for (std::size_t i = 0; i < n; ++i) {
     const T x = inp[i];
     const T u = kGeluScale<T> * (x + T(0.044715) * x * x * x);
@@ -233,14 +225,12 @@ void gelu_backward(T* dinp, const T* inp, const T* dout, std::size_t n) {
 
 template <class T>
 void residual_forward(T* out, const T* a, const T* b, std::size_t n) {
-#pragma omp parallel for
   for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
 template <class T>
 double softmax_crossentropy_forward(T* probs, T* losses, const T* logits, const std::int32_t* targets, int N, int V) {
   double total = 0;
-#pragma omp parallel for reduction(+ : total)
   for (int i = 0; i < N; ++i) {
     const T* x = logits + static_cast<std::size_t>(i) * V;
     T* p = probs + static_cast<std::size_t>(i) * V;
@@ -261,7 +251,6 @@ double softmax_crossentropy_forward(T* probs, T* losses, const T* logits, const 
 
 template <class T>
 void softmax_crossentropy_backward(T* dlogits, const T* probs, const std::int32_t* targets, int N, int V, T scale) {
-#pragma omp parallel for
   for (int i = 0; i < N; ++i) {
     const T* p = probs + static_cast<std::size_t>(i) * V;
     T* d = dlogits + static_cast<std::size_t>(i) * V;

@@ -155,7 +155,6 @@ void AdamW::update(std::span<float> params, std::span<const float> grads, std::v
   const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
   const float step_size = static_cast<float>(lr / c1), inv_c2 = static_cast<float>(1.0 / c2);
   const float fe = static_cast<float>(eps), decay = static_cast<float>(lr * weight_decay);
-#pragma omp parallel for
   for (std::size_t i = 0; i < params.size(); ++i) {
     const float gi = grads[i];
     m[i] = b1 * m[i] + (1 - b1) * gi;
