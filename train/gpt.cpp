@@ -9,7 +9,7 @@ namespace gpuaccept::train {
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> all = {
       {"tiny", {2, 64, 4, 32, 128}, 1e-2, "2 layers, C=64, S=32, V=128: trains on one CPU core in seconds"},
-      {"mini", {4, 128, 4, 64, 512}, 1e-2, "4 layers, C=128, S=64, V=512: a CPU node, GEMM-bound"},
+      {"mini", {4, 128, 4, 64, 512}, 3e-3, "4 layers, C=128, S=64, V=512: a CPU node, GEMM-bound"},
       {"gpt2-124m", {12, 768, 12, 1024, 50257}, 6e-4, "GPT-2 small (124M parameters), one GPU"},
       {"gpt2-350m", {24, 1024, 16, 1024, 50257}, 3e-4, "GPT-2 medium (350M parameters), one GPU"},
   };
