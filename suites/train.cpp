@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "collectives/communicator.hpp"
 #include "results/stats.hpp"
@@ -84,8 +85,20 @@ RankOutcome run(const RunContext& ctx) {
   auto cfg = config_of(ctx.params);
   cfg.threads = ctx.cpu_threads;
   const auto& token_file = param_text(ctx.params, "token_file");
-  const auto data = token_file.empty() ? train::TokenSource(cfg.shape.vocab, cfg.seed)
-                                       : train::TokenSource(token_file, cfg.shape.vocab, cfg.shape.seq_len);
+  // Every rank reads the data, and they agree before any collective: a rank that cannot read
+  // the file must not leave the others waiting in the first all-reduce until the timeout.
+  std::optional<train::TokenSource> source;
+  std::string data_error;
+  try {
+    if (token_file.empty()) source.emplace(cfg.shape.vocab, cfg.seed);
+    else source.emplace(token_file, cfg.shape.vocab, cfg.shape.seq_len);
+  } catch (const train::DataError& e) {
+    data_error = e.what();
+  }
+  double data_ok[1] = {data_error.empty() ? 1.0 : 0.0};
+  ctx.group.allreduce_min(data_ok);
+  if (data_ok[0] == 0) throw train::DataError(data_error.empty() ? "another rank of the step could not read the token file" : data_error);
+  const train::TokenSource& data = *source;
   std::unique_ptr<collectives::Communicator> comm;
   std::unique_ptr<CommunicatorReducer> reducer;
   if (ctx.size > 1) {
