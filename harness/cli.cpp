@@ -444,6 +444,10 @@ int command_show(const std::string& path, const std::string& step_id, std::size_
       for (const auto& smp : s.samples)
         std::cout << fmt::format("\nsamples {}: {} {} x {} {} ({})\n", smp.name, smp.rows, smp.row_axis, smp.cols,
                                  smp.col_axis, smp.unit);
+      if (!s.output.empty()) {
+        std::cout << fmt::format("\noutput ({} bytes):\n{}", s.output.size(), s.output);
+        if (s.output.back() != '\n') std::cout << '\n';
+      }
       return 0;
     }
     throw InputError(fmt::format("{}: no step with id '{}' (run `gpuaccept show {}` for the list)", path, step_id, path));

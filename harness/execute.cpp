@@ -188,6 +188,7 @@ StepResult assemble(const Step& step, const suites::BenchmarkDef& def, Backend b
     r.reason = bad > 1 ? fmt::format("{} ({} of {} ranks not ok)", first_reason, bad, n) : first_reason;
   }
   r.points = std::move(root.points);
+  r.output = std::move(root.output);
   if (layout.iterations > 0) r.samples.push_back(std::move(iterations));
   for (auto& s : root.samples) r.samples.push_back(std::move(s));
   return r;

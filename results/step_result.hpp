@@ -105,6 +105,9 @@ struct StepResult {
   std::vector<std::string> rank_messages;  // one per row; "" when that rank had nothing to say
   Table points;                            // one row per sweep point; empty for non-sweeps
   std::vector<Samples> samples;
+  // Text a benchmark keeps as evidence, e.g. the (bounded) output of an external command;
+  // "" when it keeps none. Stored as the dataset `output` of the step.
+  std::string output;
 };
 
 // Everything the results file records about a run as a whole.

@@ -816,6 +816,7 @@ void write_step_to(hid_t file, const StepResult& step, std::int64_t index) {
   if (any_message) write_strings_dataset(group, "rank_messages", step.rank_messages);
   if (!step.points.columns.empty()) write_table(group, "points", step.points);
   write_samples(group, step.samples);
+  if (!step.output.empty()) write_strings_dataset(group, "output", {step.output});
   flush_to_disk(file);
 
   set_int64_attr(group, "index", index);
@@ -868,6 +869,11 @@ StepResult read_step(hid_t steps, const std::string& id) {
   }
   if (has_link(group, "points")) step.points = read_table(group, "points");
   step.samples = read_samples(group);
+  if (has_link(group, "output")) {
+    auto texts = read_strings_dataset(open_dataset(group, "output"));
+    if (texts.size() != 1) throw FileFailure(fmt::format("{}: output holds {} strings, expected 1", object_name(group), texts.size()));
+    step.output = std::move(texts.front());
+  }
   return step;
 }
 

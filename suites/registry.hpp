@@ -58,7 +58,7 @@ struct RunContext {
 };
 
 // What one rank reports. Metrics must be the benchmark's declared rank metrics (a missing
-// one is stored as NaN). Points, samples and log are taken from rank 0 only: collective
+// one is stored as NaN). Points, samples, log and output are taken from rank 0 only: collective
 // benchmarks fill them identically on every rank.
 struct RankOutcome {
   Status status = Status::ok;
@@ -68,6 +68,7 @@ struct RankOutcome {
   Table points;
   std::vector<Samples> samples;
   std::string log;                        // printed under the progress line (e.g. nccl-tests table)
+  std::string output;                     // stored with the step (StepResult::output); keep it bounded
 };
 
 struct BenchmarkDef {

@@ -108,6 +108,8 @@ StepResult make_gemm_step() {
   step.points.column("busbw", "GB/s", false, Better::higher).values = {0.5, 12.0, kNaN};
   step.samples.push_back({"zeta_time", "s", "rank", "iteration", 3, 2, {1, 2, 3, 4, kNaN, 6}});
   step.samples.push_back({"alpha_time", "ms", "point", "iteration", 1, 1, {42}});
+  step.output = "step 1 loss 4.2\nstep 2 loss 3.9 tokens/s: 1.5e6\n\xce\xbb \ttabs";
+  step.output += std::string(100000, 'x');  // larger than an HDF5 compact attribute
   return step;
 }
 
@@ -174,6 +176,7 @@ void expect_same_step(const StepResult& a, const StepResult& b) {
   EXPECT_EQ(a.ranks, b.ranks);
   expect_same_table(a.per_rank, b.per_rank, a.id + " per_rank");
   EXPECT_EQ(a.rank_messages, b.rank_messages);
+  EXPECT_EQ(a.output, b.output);
   expect_same_table(a.points, b.points, a.id + " points");
   ASSERT_EQ(a.samples.size(), b.samples.size());
   for (std::size_t i = 0; i < a.samples.size(); ++i) {
@@ -288,6 +291,7 @@ TEST_F(StoreTest, NoMessagesReadBackAsOneEmptyMessagePerRank) {
   const ResultsFile file = read_results(path_);
   ASSERT_EQ(file.steps.size(), 1u);
   EXPECT_EQ(file.steps[0].rank_messages, std::vector<std::string>{""});
+  EXPECT_EQ(file.steps[0].output, "");  // no output dataset: an empty output
 }
 
 TEST_F(StoreTest, TwinExistsWhileRunningAndIsRemovedByFinish) {
