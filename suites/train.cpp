@@ -38,7 +38,15 @@ class CommunicatorReducer final : public train::GradientReducer {
   CommunicatorReducer(collectives::Communicator& comm, const collectives::Group& group) : comm_(comm), group_(group) {}
   int ranks() const override { return comm_.size(); }
   void sum(float* data, std::size_t count) override {
-    comm_.all_reduce(data, data, count, collectives::DataType::fp32, collectives::RedOp::sum);
+    collectives::CollectiveArgs args;
+    args.op = collectives::CollectiveOp::allreduce;
+    args.send = data;
+    args.recv = data;
+    args.count = count;
+    args.type = collectives::DataType::fp32;
+    args.redop = collectives::RedOp::sum;
+    args.in_place = true;
+    comm_.collective(args);
   }
   double mean(double value) override {
     double v[1] = {value};
