@@ -2,9 +2,9 @@
 //
 // For each size: `bytes` is nccl-tests' size (the largest buffer of the operation: the
 // whole gathered/scattered/exchanged message for allgather, reducescatter, alltoall, gather,
-// scatter; the message for the others) and `count` nccl-tests' per-rank count. time = mean
-// over timed iterations of the per-iteration time, each iteration's time being the maximum
-// over the communicator's ranks; then
+// scatter; the message for the others) and `count` nccl-tests' per-rank count. time = the
+// maximum over the communicator's ranks of each rank's mean iteration time (nccl-tests'
+// figure); the per-iteration maxima over ranks are kept for p99 and CV. Then
 //   algbw = bytes / time                      (GB/s, 1 GB = 1e9 bytes)
 //   busbw = algbw * busbw_factor(op, n)       (nccl-tests doc/PERFORMANCE.md, n ranks):
 //     allreduce 2(n-1)/n; allgather, reducescatter, alltoall, gather, scatter (n-1)/n;
@@ -104,7 +104,7 @@ struct CollectiveConfig {
 
 struct PhaseResult {
   std::vector<double> iteration_seconds;  // per timed iteration, max over ranks
-  double time_s = 0;                      // mean of iteration_seconds
+  double time_s = 0;                      // max over ranks of each rank's mean iteration time
   double algbw = 0;                       // GB/s
   double busbw = 0;                       // GB/s
   std::int64_t wrong = 0;                 // elements wrong, summed over ranks

@@ -3,7 +3,7 @@
 // on the cuda backend, MPI on the cpu backend.
 //
 // Measures, per message size, exactly as nccl-tests does (collectives/collective.hpp): time
-// (mean over iterations of the per-iteration maximum over the communicator's ranks),
+// (the maximum over the communicator's ranks of each rank's mean iteration time),
 // algbw = bytes / time, busbw = algbw * nccl-tests' factor for the operation, out-of-place
 // and in-place, p99 time and CV from the stored per-iteration times. Checks: every element
 // of every rank's result against its known value (#wrong); one wrong element makes the step
@@ -473,7 +473,7 @@ BenchmarkDef make(CollectiveOp op) {
     }
   }();
   for (const char* phase : {"oop", "ip"}) {
-    b.point_metrics.push_back({fmt::format("time_{}", phase), "us", Better::lower, "mean over iterations of the max over ranks"});
+    b.point_metrics.push_back({fmt::format("time_{}", phase), "us", Better::lower, "max over ranks of the mean iteration time (nccl-tests)"});
     b.point_metrics.push_back({fmt::format("algbw_{}", phase), "GB/s", Better::higher, "bytes / time"});
     b.point_metrics.push_back({fmt::format("busbw_{}", phase), "GB/s", Better::higher, "algbw * " + factor});
     b.point_metrics.push_back({fmt::format("wrong_{}", phase), "", Better::lower, "wrong elements, all ranks of the group"});

@@ -174,7 +174,12 @@ class LocalCampaign(Workdir):
             np.testing.assert_allclose(pts["busbw_oop"], pts["algbw_oop"] * 1.0, rtol=1e-12)
             oop = ar["samples/iteration_time_oop"][()]
             self.assertEqual(oop.shape, (5, 3))
-            np.testing.assert_allclose(oop.mean(axis=1) * 1e6, pts["time_oop"], rtol=1e-9)
+            # time (nccl-tests) = max over ranks of each rank's mean; the samples hold per-iteration
+            # maxima over ranks, whose mean bounds it from above, and from below within a factor n = 2
+            # (each maximum is at most the sum of the two ranks' times).
+            means_of_maxima = oop.mean(axis=1) * 1e6
+            self.assertTrue(np.all(pts["time_oop"] <= means_of_maxima * (1 + 1e-9)))
+            self.assertTrue(np.all(pts["time_oop"] >= means_of_maxima / 2 * (1 - 1e-9)))
         # The documented reader (h5py only, no gpuaccept code) agrees.
         check = subprocess.run([os.sys.executable, os.path.join(SOURCE, "tests/integration/read_results.py"),
                                 "--check-local", out], capture_output=True, text=True)
