@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "results/system.hpp"
 #include "results/yaml_util.hpp"
 
 namespace gpuaccept::harness {
@@ -140,6 +141,11 @@ std::vector<Params> cartesian(const std::vector<std::pair<std::string, std::vect
 
 }  // namespace
 
+bool names_system_file(const std::string& system) {
+  const auto ext = std::filesystem::path(system).extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
 std::string read_text_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw InputError(SourceLocation{path, 0, 0}, "no such file");
@@ -168,6 +174,18 @@ Campaign load_campaign(const std::string& text, const std::string& path, const s
     yaml::fail(root["campaign"], path, "campaign: expected a name without spaces or '/'");
   if (root["description"]) c.description = yaml::get_string(root["description"], path, "description");
   c.system = root["system"] ? yaml::get_string(root["system"], path, "system") : "unnamed";
+  if (names_system_file(c.system)) {
+    const auto base = std::filesystem::path(path).parent_path();
+    const std::string file =
+        std::filesystem::path(c.system).is_absolute() ? c.system : (base / c.system).lexically_normal().string();
+    try {
+      c.system_description = std::make_shared<const SystemDescription>(load_system_file(file));
+    } catch (const InputError& e) {
+      // Both places: where the campaign names it, and what is wrong inside the description.
+      yaml::fail(root["system"], path, fmt::format("system: {}", e.what()));
+    }
+    c.system = c.system_description->name;
+  }
   c.phase = root["phase"] ? yaml::get_string(root["phase"], path, "phase") : "";
   if (root["backend"]) {
     c.backend = yaml::get_string(root["backend"], path, "backend");

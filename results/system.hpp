@@ -51,6 +51,7 @@ struct SystemDescription {
   std::string name;
   std::string description;
   std::string path;                 // where it was read from
+  std::string text;                 // the file, verbatim (stored in the results file)
   int nodes = 0;
   int gpus_per_node = 0;
   int nvlink_domain = 0;            // GPUs sharing one NVLink domain (8: HGX node, 72: NVL72 rack)
@@ -68,8 +69,6 @@ struct SystemDescription {
 };
 
 // Parses a description. Throws InputError (file:line:col) on the first problem.
-// (Implemented in results/system.cpp by the full-scale work; declared here so that
-// benchmarks can be written against the data now.)
 SystemDescription load_system(const std::string& yaml_text, const std::string& path);
 SystemDescription load_system_file(const std::string& path);
 
