@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -170,8 +171,11 @@ Campaign load_campaign(const std::string& text, const std::string& path, const s
   c.text = text;
   if (!root["campaign"]) yaml::fail(root, path, "missing required key 'campaign' (the campaign's name)");
   c.name = yaml::get_string(root["campaign"], path, "campaign");
-  if (c.name.empty() || c.name.find_first_of("/ \t") != std::string::npos)
-    yaml::fail(root["campaign"], path, "campaign: expected a name without spaces or '/'");
+  // The name becomes part of file names: no '/', no control characters (spaces and quotes are
+  // fine: every script we write quotes it).
+  const bool control = std::any_of(c.name.begin(), c.name.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; });
+  if (c.name.empty() || c.name.find('/') != std::string::npos || control)
+    yaml::fail(root["campaign"], path, "campaign: expected a name without '/' or control characters");
   if (root["description"]) c.description = yaml::get_string(root["description"], path, "description");
   c.system = root["system"] ? yaml::get_string(root["system"], path, "system") : "unnamed";
   if (names_system_file(c.system)) {
