@@ -175,6 +175,11 @@ SystemDescription load_system(const std::string& yaml_text, const std::string& p
   if (!fabric.IsSequence() || fabric.size() == 0)
     yaml::fail(fabric, path, "fabric: expected a non-empty list of tiers, leaf first (leaf, spine, core)");
   for (std::size_t i = 0; i < fabric.size(); ++i) s.fabric.push_back(read_tier(fabric[i], path, i, notes));
+  if (s.fabric.back().oversubscription != 1)
+    yaml::fail(fabric[fabric.size() - 1]["oversubscription"], path,
+               fmt::format("fabric: the top tier ({}) has no up-links, so its oversubscription must be 1; give the "
+                           "down:up split on the tier below",
+                           s.fabric.back().name));
   for (std::size_t i = 0; i < s.fabric.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
       if (s.fabric[i].name == s.fabric[j].name)

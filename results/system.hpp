@@ -36,7 +36,8 @@ struct FabricTier {
   int radix = 0;                   // ports per switch
   double link_bandwidth_gbps = 0;  // Gb/s per port, one direction
   double latency_us = 0;           // per switch traversal
-  double oversubscription = 1;     // down:up ratio at this tier (1 = non-blocking)
+  double oversubscription = 1;     // down:up port split of this tier's switches (1 = non-blocking;
+                                   // the top tier has no up-links: 1)
 };
 
 struct StorageSystem {

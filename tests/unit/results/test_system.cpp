@@ -22,8 +22,8 @@ const char* kMinimal =
     "  nvlink_bandwidth_gbs: 450\n"
     "  peak_tflops: {bf16: 1000, fp64: 60}\n"
     "fabric:\n"
-    "  - {name: leaf, radix: 64, link_bandwidth_gbps: 400, latency_us: 0.5}\n"
-    "  - {name: spine, radix: 64, link_bandwidth_gbps: 400, latency_us: 0.5, oversubscription: 2}\n"
+    "  - {name: leaf, radix: 64, link_bandwidth_gbps: 400, latency_us: 0.5, oversubscription: 2}\n"
+    "  - {name: spine, radix: 64, link_bandwidth_gbps: 400, latency_us: 0.5}\n"
     "storage: {aggregate_read_gbs: 100, aggregate_write_gbs: 50, per_client_gbs: 10}\n";
 
 std::string error_of(const std::string& text) {
@@ -54,8 +54,8 @@ TEST(System, ReadsEveryField) {
   EXPECT_DOUBLE_EQ(*s.gpu.peak("bf16"), 1000);
   EXPECT_FALSE(s.gpu.peak("fp8").has_value());
   ASSERT_EQ(s.fabric.size(), 2u);
-  EXPECT_DOUBLE_EQ(s.fabric[1].oversubscription, 2);
-  EXPECT_DOUBLE_EQ(s.fabric[0].oversubscription, 1);
+  EXPECT_DOUBLE_EQ(s.fabric[0].oversubscription, 2);
+  EXPECT_DOUBLE_EQ(s.fabric[1].oversubscription, 1);
   EXPECT_DOUBLE_EQ(s.storage.per_client_gbs, 10);
   EXPECT_EQ(s.assumptions.at("nvlink_domain"), "two nodes per domain");
   EXPECT_EQ(s.text, kMinimal);
@@ -70,10 +70,13 @@ TEST(System, ErrorsNamePlaceAndExpectation) {
   EXPECT_EQ(error_of(replaced(kMinimal, "nvlink_domain: {value: 8,", "nvlink_domain: {value: 6,")),
             "s.yaml:4:16: nvlink_domain: 6 GPUs neither holds whole nodes of 4 GPUs nor divides one");
   EXPECT_EQ(error_of(replaced(kMinimal, "oversubscription: 2", "oversubscription: 0.5")),
-            "s.yaml:15:91: fabric[1].oversubscription: expected a down:up ratio >= 1 (1 = non-blocking), found 0.5");
+            "s.yaml:14:90: fabric[0].oversubscription: expected a down:up ratio >= 1 (1 = non-blocking), found 0.5");
   EXPECT_EQ(error_of(replaced(kMinimal, "bf16: 1000", "bf17: 1000")),
             "s.yaml:12:17: unknown key 'bf17' in gpu.peak_tflops (expected one of: fp64, fp32, tf32, bf16, fp16, fp8, "
             "int8)");
+  EXPECT_EQ(error_of(replaced(kMinimal, "0.5}\nstorage", "0.5, oversubscription: 3}\nstorage")),
+            "s.yaml:15:91: fabric: the top tier (spine) has no up-links, so its oversubscription must be 1; give the "
+            "down:up split on the tier below");
   EXPECT_EQ(error_of(replaced(kMinimal, "name: spine", "name: leaf")), "s.yaml:15:12: fabric: tier name 'leaf' given twice");
   EXPECT_EQ(error_of(replaced(kMinimal, "per_client_gbs: 10", "per_client_gbs: -1")),
             "s.yaml:16:77: storage.per_client_gbs: expected a number > 0, found -1");
@@ -100,6 +103,6 @@ TEST(System, ShippedDescriptionsLoad) {
   EXPECT_EQ(p2.total_gpus(), 500000);
   EXPECT_EQ(p2.nodes, 62500);
   ASSERT_EQ(p2.fabric.size(), 3u);
-  EXPECT_DOUBLE_EQ(p2.fabric[2].oversubscription, 2);
+  EXPECT_DOUBLE_EQ(p2.fabric[1].oversubscription, 2);
   EXPECT_TRUE(p2.assumptions.count("fabric.core"));
 }
