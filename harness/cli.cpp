@@ -20,6 +20,7 @@
 #include "harness/campaign.hpp"
 #include "harness/execute.hpp"
 #include "harness/plan.hpp"
+#include "harness/simulate.hpp"
 #include "harness/slurm.hpp"
 #include "harness/version.hpp"
 #include "kernels/backend.hpp"
@@ -554,6 +555,17 @@ int main_cli(int argc, char** argv) {
   planc->add_option("-n,--ranks", plan_ranks, "ranks the estimate assumes (default: from the launcher, else 1)");
   planc->add_option("--backend", plan_backend, "override the campaign's backend")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 
+  SimulateOptions sim_options;
+  auto* simulatec = app.add_subcommand(
+      "simulate", "Simulate a campaign on the machine its system description names; write the results file a real run would");
+  simulatec->add_option("campaign", sim_options.campaign_path, "campaign YAML naming a system description")->required();
+  simulatec->add_option("-o,--output", sim_options.output, "results file (default: <output_dir>/<campaign>-sim-<time>.h5)");
+  simulatec->add_option("--faults", sim_options.faults_path, "faults to inject (YAML, docs/simulation.md)");
+  simulatec->add_option("--seed", sim_options.seed, "seed of the per-GPU spread")->capture_default_str();
+  simulatec->add_option("--spread", sim_options.gpu_spread, "coefficient of variation of per-GPU rates")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.5));
+  simulatec->footer("Then: gpuaccept check RESULTS.h5 (judged with the campaign's contract), gpuaccept report ...");
+
   std::string slurm_campaign, slurm_script_path;
   SlurmOptions slurm_options;
   std::vector<std::string> slurm_env;
@@ -679,6 +691,11 @@ int main_cli(int argc, char** argv) {
       return command_run(run_options);
     }
     if (*planc) return command_plan(plan_path, plan_ranks, plan_backend);
+    if (*simulatec) {
+      sim_options.command_line = join_args(argc, argv);
+      std::cout << "simulated results: " << simulate_campaign(sim_options) << '\n';
+      return 0;
+    }
     if (*slurmc) return command_slurm(slurm_campaign, slurm_script_path, slurm_options, slurm_env);
     if (*check) return command_check(check_options);
     if (*show) return command_show(show_path, show_step, show_rows);
