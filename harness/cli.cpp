@@ -21,6 +21,7 @@
 #include "harness/execute.hpp"
 #include "harness/plan.hpp"
 #include "harness/simulate.hpp"
+#include "sim/acceptance_plan.hpp"
 #include "harness/slurm.hpp"
 #include "harness/version.hpp"
 #include "kernels/backend.hpp"
@@ -551,7 +552,11 @@ int main_cli(int argc, char** argv) {
   std::string plan_path, plan_backend;
   int plan_ranks = 0;
   auto* planc = app.add_subcommand("plan", "Print the steps of a campaign and their estimated duration, without running");
-  planc->add_option("campaign", plan_path, "campaign YAML")->required();
+  std::string plan_system;
+  auto* plan_campaign = planc->add_option("campaign", plan_path, "campaign YAML");
+  auto* plan_system_opt = planc->add_option(
+      "--system", plan_system, "instead of a campaign: the whole-machine acceptance plan of this system description");
+  plan_campaign->excludes(plan_system_opt);
   planc->add_option("-n,--ranks", plan_ranks, "ranks the estimate assumes (default: from the launcher, else 1)");
   planc->add_option("--backend", plan_backend, "override the campaign's backend")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 
@@ -690,6 +695,12 @@ int main_cli(int argc, char** argv) {
       run_options.command_line = join_args(argc, argv);
       return command_run(run_options);
     }
+    if (*planc && !plan_system.empty()) {
+      const SystemDescription system = load_system_file(plan_system);
+      std::cout << sim::format_acceptance_plan(system, sim::plan_acceptance(system));
+      return 0;
+    }
+    if (*planc && plan_path.empty()) throw InputError("plan: give a campaign, or --system SYSTEM.yaml");
     if (*planc) return command_plan(plan_path, plan_ranks, plan_backend);
     if (*simulatec) {
       sim_options.command_line = join_args(argc, argv);
