@@ -158,7 +158,8 @@ std::string read_text_file(const std::string& path) {
   return text.str();
 }
 
-Campaign load_campaign(const std::string& text, const std::string& path, const suites::Registry& registry) {
+Campaign load_campaign(const std::string& text, const std::string& path, const suites::Registry& registry,
+                       const std::string* stored_system) {
   const YAML::Node root = yaml::parse(text, path);
   if (!root.IsMap()) yaml::fail(root, path, "a campaign must be a mapping with at least 'campaign' and 'benchmarks'");
   yaml::check_keys(root,
@@ -183,7 +184,8 @@ Campaign load_campaign(const std::string& text, const std::string& path, const s
     const std::string file =
         std::filesystem::path(c.system).is_absolute() ? c.system : (base / c.system).lexically_normal().string();
     try {
-      c.system_description = std::make_shared<const SystemDescription>(load_system_file(file));
+      c.system_description = std::make_shared<const SystemDescription>(
+          stored_system ? load_system(*stored_system, file + " (stored)") : load_system_file(file));
     } catch (const InputError& e) {
       // Both places: where the campaign names it, and what is wrong inside the description.
       yaml::fail(root["system"], path, fmt::format("system: {}", e.what()));

@@ -42,8 +42,11 @@ struct Campaign {
 };
 
 // Parses and validates. Throws InputError naming file:line:col and what was expected.
+// `stored_system`: the system description's text as a results file stored it; when given, a
+// campaign that names a description file takes it from there instead of reading the file
+// (judging a results file elsewhere than where it was run).
 Campaign load_campaign(const std::string& text, const std::string& path,
-                       const suites::Registry& registry);
+                       const suites::Registry& registry, const std::string* stored_system = nullptr);
 // Reads the file first; an unreadable file is an InputError too.
 Campaign load_campaign_file(const std::string& path, const suites::Registry& registry);
 std::string read_text_file(const std::string& path);

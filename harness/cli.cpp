@@ -174,8 +174,9 @@ Judged load_judged(const std::string& path, const std::string& contract_override
   j.steps = j.file.steps;
   if (j.file.run.campaign_yaml.empty()) return j;
   try {
+    const std::string& system = j.file.run.system_yaml;
     const Campaign campaign = load_campaign(j.file.run.campaign_yaml, j.file.run.campaign_path + " (stored)",
-                                            suites::Registry::instance());
+                                            suites::Registry::instance(), system.empty() ? nullptr : &system);
     add_missing_steps(campaign, suites::Registry::instance(), j.steps);
   } catch (const InputError& e) {
     std::cerr << "gpuaccept: warning: cannot re-plan the stored campaign, so missing steps are not listed: "

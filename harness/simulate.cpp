@@ -30,9 +30,9 @@ double wall_seconds() {
 
 // Per-node and per-GPU factors from the faults, dense for speed at 500,000 GPUs.
 struct FaultMap {
-  std::vector<float> gpu_rate;     // per global GPU
-  std::vector<char> node_dead;     // per node
-  double link_factor = 1;          // worst degraded link: the ring's bottleneck
+  std::vector<float> gpu_rate;  // per global GPU
+  std::vector<char> node_dead;  // per node
+  double link_factor = 1;       // worst degraded link: the ring's bottleneck
   int degraded_node = -1;
 };
 
@@ -43,11 +43,16 @@ FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults)
   for (const auto& f : faults) {
     const std::size_t first = static_cast<std::size_t>(f.node) * static_cast<std::size_t>(s.gpus_per_node);
     switch (f.kind) {
-      case FaultKind::slow_gpu: m.gpu_rate[first + static_cast<std::size_t>(f.gpu)] *= static_cast<float>(f.factor); break;
-      case FaultKind::throttling_node:
-        for (int g = 0; g < s.gpus_per_node; ++g) m.gpu_rate[first + static_cast<std::size_t>(g)] *= static_cast<float>(f.factor);
+      case FaultKind::slow_gpu:
+        m.gpu_rate[first + static_cast<std::size_t>(f.gpu)] *= static_cast<float>(f.factor);
         break;
-      case FaultKind::dead_node: m.node_dead[static_cast<std::size_t>(f.node)] = 1; break;
+      case FaultKind::throttling_node:
+        for (int g = 0; g < s.gpus_per_node; ++g)
+          m.gpu_rate[first + static_cast<std::size_t>(g)] *= static_cast<float>(f.factor);
+        break;
+      case FaultKind::dead_node:
+        m.node_dead[static_cast<std::size_t>(f.node)] = 1;
+        break;
       case FaultKind::degraded_link:
         if (f.factor < m.link_factor) {
           m.link_factor = f.factor;
@@ -67,7 +72,8 @@ double param_number(const Params& p, const char* name) {
 
 std::string param_text(const Params& p, const char* name) {
   const auto it = p.find(name);
-  return it != p.end() && std::holds_alternative<std::string>(it->second) ? std::get<std::string>(it->second) : "";
+  return it != p.end() && std::holds_alternative<std::string>(it->second) ? std::get<std::string>(it->second)
+                                                                          : "";
 }
 
 void mark_dead_ranks(StepResult& r, const SystemDescription& s, const FaultMap& faults) {
@@ -75,11 +81,13 @@ void mark_dead_ranks(StepResult& r, const SystemDescription& s, const FaultMap& 
   for (int node = 0; node < s.nodes; ++node) {
     if (!faults.node_dead[static_cast<std::size_t>(node)]) continue;
     for (int g = 0; g < s.gpus_per_node; ++g) {
-      const std::size_t row = static_cast<std::size_t>(node) * static_cast<std::size_t>(s.gpus_per_node) + static_cast<std::size_t>(g);
+      const std::size_t row = static_cast<std::size_t>(node) * static_cast<std::size_t>(s.gpus_per_node) +
+                              static_cast<std::size_t>(g);
       status->values[row] = static_cast<double>(Status::error);
       for (auto& c : r.per_rank.columns)
         if (c.name != "rank" && c.name != "status") c.values[row] = kNaN;
-      r.rank_messages[row] = fmt::format("rank {} on {}: no response (simulated dead node)", row, simulated_host(node));
+      r.rank_messages[row] =
+          fmt::format("rank {} on {}: no response (simulated dead node)", row, simulated_host(node));
     }
     if (r.status != Status::error) {
       r.status = Status::error;
@@ -93,7 +101,8 @@ void mark_dead_ranks(StepResult& r, const SystemDescription& s, const FaultMap& 
 void per_rank_columns(StepResult& r, const suites::BenchmarkDef& def, std::size_t n) {
   r.per_rank.column("rank", "", true).values.resize(n);
   r.per_rank.column("status", "", true).values.assign(n, 0.0);
-  for (const auto& m : def.rank_metrics) r.per_rank.column(m.name, m.unit, false, m.better).values.assign(n, kNaN);
+  for (const auto& m : def.rank_metrics)
+    r.per_rank.column(m.name, m.unit, false, m.better).values.assign(n, kNaN);
   auto& rank = r.per_rank.columns[0].values;
   r.ranks.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -103,8 +112,8 @@ void per_rank_columns(StepResult& r, const suites::BenchmarkDef& def, std::size_
   r.rank_messages.assign(n, "");
 }
 
-void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s, const FaultMap& faults,
-                   std::mt19937_64& rng, double spread) {
+void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
+                   const FaultMap& faults, std::mt19937_64& rng, double spread) {
   const std::size_t n = static_cast<std::size_t>(s.total_gpus());
   per_rank_columns(r, def, n);
   const std::string dtype = param_text(r.params, "dtype");
@@ -114,7 +123,8 @@ void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemD
     r.reason = fmt::format("the system description gives no {} peak for {}", dtype, s.gpu.name);
     return;
   }
-  const double flops = 2 * param_number(r.params, "m") * param_number(r.params, "n") * param_number(r.params, "k");
+  const double flops =
+      2 * param_number(r.params, "m") * param_number(r.params, "n") * param_number(r.params, "k");
   std::normal_distribution<double> noise(1.0, spread);
   auto& tflops = r.per_rank.find("tflops")->values;
   auto& median = r.per_rank.find("time_median")->values;
@@ -146,6 +156,7 @@ void simulate_allreduce(StepResult& r, const suites::BenchmarkDef& def, const Sy
   per_rank_columns(r, def, n);
   r.per_rank.find("wrong")->values.assign(n, 0.0);
   r.per_rank.find("ranks")->values.assign(n, static_cast<double>(n));
+  if (Column* group = r.per_rank.find("group")) group->values.assign(n, 0.0);  // world: one group
   const sim::CollectiveModel model(s, topology);
   sim::CommShape comm = model.shape(static_cast<long long>(n), s.gpus_per_node);
   comm.network_share = faults.link_factor;  // a ring runs at the pace of its slowest link
@@ -158,9 +169,9 @@ void simulate_allreduce(StepResult& r, const suites::BenchmarkDef& def, const Sy
   const auto max_bytes = static_cast<std::int64_t>(param_number(r.params, "max_bytes"));
   const std::string dtype = param_text(r.params, "dtype");
   const int elem = dtype == "fp64" || dtype == "int64" || dtype == "uint64" ? 8
-                   : dtype == "fp16" || dtype == "bf16"                    ? 2
-                   : dtype == "int8" || dtype == "uint8"                   ? 1
-                                                                           : 4;
+                   : dtype == "fp16" || dtype == "bf16"                     ? 2
+                   : dtype == "int8" || dtype == "uint8"                    ? 1
+                                                                            : 4;
   Table& t = r.points;
   for (const char* key : {"group", "round", "nodes", "bytes", "count"})
     t.column(key, std::string_view(key) == "bytes" ? "B" : "", true, Better::none);
@@ -173,7 +184,8 @@ void simulate_allreduce(StepResult& r, const suites::BenchmarkDef& def, const Sy
     t.column(fmt::format("time_p99_{}", ph), "us", false, Better::lower);
     t.column(fmt::format("time_cv_{}", ph), "", false, Better::lower);
   }
-  for (double b = static_cast<double>(min_bytes); b <= static_cast<double>(max_bytes) * 1.0000001; b *= factor) {
+  for (double b = static_cast<double>(min_bytes); b <= static_cast<double>(max_bytes) * 1.0000001;
+       b *= factor) {
     const std::int64_t count = std::max<std::int64_t>(1, static_cast<std::int64_t>(b) / elem);
     const std::int64_t bytes = count * elem;
     const sim::Estimate e = model.estimate(sim::CollectiveOp::allreduce, comm, bytes);
@@ -204,36 +216,45 @@ void simulate_allreduce(StepResult& r, const suites::BenchmarkDef& def, const Sy
 
 std::string simulated_host(int node) { return fmt::format("node{:05d}", node); }
 
-std::vector<Fault> load_faults(const std::string& text, const std::string& path, const SystemDescription& system) {
+std::vector<Fault> load_faults(const std::string& text, const std::string& path,
+                               const SystemDescription& system) {
   const YAML::Node root = yaml::parse(text, path);
   yaml::check_keys(root, path, {"faults"}, "a faults file");
   const YAML::Node list = root["faults"];
-  if (!list || !list.IsSequence()) yaml::fail(root, path, "faults: expected a list of {kind: ..., node: ...}");
+  if (!list || !list.IsSequence())
+    yaml::fail(root, path, "faults: expected a list of {kind: ..., node: ...}");
   std::vector<Fault> out;
   for (const auto& item : list) {
     yaml::check_keys(item, path, {"kind", "node", "gpu", "factor"}, "a fault");
     if (!item["kind"] || !item["node"]) yaml::fail(item, path, "a fault needs 'kind' and 'node'");
     Fault f;
     const std::string kind = yaml::get_string(item["kind"], path, "kind");
-    if (kind == "slow_gpu") f.kind = FaultKind::slow_gpu;
-    else if (kind == "throttling_node") f.kind = FaultKind::throttling_node;
-    else if (kind == "dead_node") f.kind = FaultKind::dead_node;
-    else if (kind == "degraded_link") f.kind = FaultKind::degraded_link;
+    if (kind == "slow_gpu")
+      f.kind = FaultKind::slow_gpu;
+    else if (kind == "throttling_node")
+      f.kind = FaultKind::throttling_node;
+    else if (kind == "dead_node")
+      f.kind = FaultKind::dead_node;
+    else if (kind == "degraded_link")
+      f.kind = FaultKind::degraded_link;
     else
       yaml::fail(item["kind"], path,
-                 fmt::format("kind: expected one of: slow_gpu, throttling_node, dead_node, degraded_link, found '{}' "
-                             "(flapping links and slow storage clients are not modelled yet: docs/simulation.md)",
-                             kind));
+                 fmt::format(
+                     "kind: expected one of: slow_gpu, throttling_node, dead_node, degraded_link, found '{}' "
+                     "(flapping links and slow storage clients are not modelled yet: docs/simulation.md)",
+                     kind));
     const auto node = yaml::get_int(item["node"], path, "node");
     if (node < 0 || node >= system.nodes)
-      yaml::fail(item["node"], path, fmt::format("node: expected 0..{} (the system has {} nodes), found {}", system.nodes - 1,
-                                                 system.nodes, node));
+      yaml::fail(item["node"], path,
+                 fmt::format("node: expected 0..{} (the system has {} nodes), found {}", system.nodes - 1,
+                             system.nodes, node));
     f.node = static_cast<int>(node);
     if (f.kind == FaultKind::slow_gpu) {
       if (!item["gpu"]) yaml::fail(item, path, "slow_gpu needs 'gpu' (the local GPU index)");
       const auto gpu = yaml::get_int(item["gpu"], path, "gpu");
       if (gpu < 0 || gpu >= system.gpus_per_node)
-        yaml::fail(item["gpu"], path, fmt::format("gpu: expected 0..{}, found {}", system.gpus_per_node - 1, gpu));
+        yaml::fail(item["gpu"], path,
+                   fmt::format("gpu: expected 0..{}, found {}", system.gpus_per_node - 1, gpu));
       f.gpu = static_cast<int>(gpu);
     } else if (item["gpu"]) {
       yaml::fail(item["gpu"], path, fmt::format("gpu: only a slow_gpu fault names a GPU, not {}", kind));
@@ -258,8 +279,9 @@ std::string simulate_campaign(const SimulateOptions& o) {
   const SystemDescription& s = *campaign.system_description;
   if (s.total_gpus() > std::numeric_limits<std::int32_t>::max())
     throw InputError("the system has more GPUs than a rank number can hold");
-  const std::vector<Fault> faults =
-      o.faults_path.empty() ? std::vector<Fault>{} : load_faults(read_text_file(o.faults_path), o.faults_path, s);
+  const std::vector<Fault> faults = o.faults_path.empty()
+                                        ? std::vector<Fault>{}
+                                        : load_faults(read_text_file(o.faults_path), o.faults_path, s);
   const FaultMap fmap = fault_map(s, faults);
   const sim::Topology topology(s);
   const int ranks = static_cast<int>(s.total_gpus());

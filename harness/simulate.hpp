@@ -18,18 +18,20 @@ enum class FaultKind { slow_gpu, throttling_node, dead_node, degraded_link };
 struct Fault {
   FaultKind kind = FaultKind::slow_gpu;
   int node = 0;
-  int gpu = -1;          // slow_gpu: the local GPU
-  double factor = 1;     // slow_gpu, throttling_node: compute rate x factor; degraded_link: NIC bandwidth x factor
+  int gpu = -1;  // slow_gpu: the local GPU
+  double factor =
+      1;  // slow_gpu, throttling_node: compute rate x factor; degraded_link: NIC bandwidth x factor
 };
 
 // faults.yaml: `faults: [{kind: slow_gpu, node: 12, gpu: 3, factor: 0.7}, {kind: dead_node, node: 7}, ...]`.
 // Checked against the system (node and GPU in range). Throws InputError at file:line:col.
-std::vector<Fault> load_faults(const std::string& text, const std::string& path, const SystemDescription& system);
+std::vector<Fault> load_faults(const std::string& text, const std::string& path,
+                               const SystemDescription& system);
 
 struct SimulateOptions {
   std::string campaign_path;
-  std::string output;        // results file; "" = <output_dir>/<campaign>-sim-<time>.h5
-  std::string faults_path;   // "" = a healthy machine
+  std::string output;       // results file; "" = <output_dir>/<campaign>-sim-<time>.h5
+  std::string faults_path;  // "" = a healthy machine
   std::uint64_t seed = 1;
   double gpu_spread = 0.01;  // coefficient of variation of per-GPU compute rates
   std::string command_line;

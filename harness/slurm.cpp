@@ -23,8 +23,8 @@ bool is_identifier(std::string_view name) {
 bool sbatch_safe(std::string_view value) {
   if (value.empty()) return false;
   for (char c : value)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == ':' || c == ',' ||
-          c == '/' || c == '%' || c == '='))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == ':' ||
+          c == ',' || c == '/' || c == '%' || c == '='))
       return false;
   return true;
 }
@@ -51,8 +51,10 @@ std::string this_binary() {
 std::string shell_quote(std::string_view text) {
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   out += '\'';
   return out;
@@ -67,7 +69,8 @@ std::string slurm_script(const Campaign& campaign, const SlurmOptions& o) {
   if (tasks < 1) throw InputError(fmt::format("--tasks-per-node: expected at least 1, found {}", tasks));
   static const std::regex time_form(R"(^(\d+-)?\d{1,2}(:\d{2}){0,2}$|^\d+$)");
   if (!std::regex_match(o.time_limit, time_form))
-    throw InputError(fmt::format("--time: expected minutes or [D-]HH:MM:SS as Slurm takes it, found '{}'", o.time_limit));
+    throw InputError(
+        fmt::format("--time: expected minutes or [D-]HH:MM:SS as Slurm takes it, found '{}'", o.time_limit));
   for (const auto& [what, value] : {std::pair<const char*, const std::string&>{"--partition", o.partition},
                                     std::pair<const char*, const std::string&>{"--account", o.account}})
     if (!value.empty() && !sbatch_safe(value))
@@ -84,8 +87,9 @@ std::string slurm_script(const Campaign& campaign, const SlurmOptions& o) {
   if (!o.results.empty()) {
     results_expr = shell_quote(absolute(o.results));
   } else {
-    results_expr = shell_quote(absolute((std::filesystem::path(campaign.output_dir) / (campaign.name + "-")).string())) +
-                   "\"${SLURM_JOB_ID}.h5\"";
+    results_expr =
+        shell_quote(absolute((std::filesystem::path(campaign.output_dir) / (campaign.name + "-")).string())) +
+        "\"${SLURM_JOB_ID}.h5\"";
   }
   const std::string binary = o.gpuaccept.empty() ? this_binary() : o.gpuaccept;
 
@@ -119,7 +123,8 @@ std::string slurm_script(const Campaign& campaign, const SlurmOptions& o) {
   s += "# (NCCL_IB_HCA, NCCL_SOCKET_IFNAME, ...) come from --env or the submitting shell.\n";
   s += "export NCCL_DEBUG=WARN\n";
   if (system) s += fmt::format("export NCCL_NVLS_ENABLE={}\n", system->in_network_reduction ? 1 : 0);
-  for (const auto& [name, value] : o.environment) s += fmt::format("export {}={}\n", name, shell_quote(value));
+  for (const auto& [name, value] : o.environment)
+    s += fmt::format("export {}={}\n", name, shell_quote(value));
   s += "\n";
   s += "echo \"gpuaccept: job ${SLURM_JOB_ID} on ${SLURM_JOB_NUM_NODES} node(s): $campaign -> $results\"\n";
   // Debian's (and most sites') Open MPI starts under srun only through PMIx.
@@ -129,7 +134,8 @@ std::string slurm_script(const Campaign& campaign, const SlurmOptions& o) {
   for (const auto& arg : o.run_args) srun += " " + shell_quote(arg);
   s += srun + "\n";
   s += "status=$?\n";
-  s += "echo \"gpuaccept: exit status $status (0 pass, 1 a criterion failed, 2 bad input, 3 a step broke)\"\n";
+  s +=
+      "echo \"gpuaccept: exit status $status (0 pass, 1 a criterion failed, 2 bad input, 3 a step broke)\"\n";
   s += "exit $status\n";
   return s;
 }

@@ -13,16 +13,16 @@
 namespace gpuaccept::harness {
 
 struct SlurmOptions {
-  int nodes = 0;             // 0: the system description's nodes, else 1
-  int tasks_per_node = 0;    // 0: the description's GPUs per node, else 1
-  int gpus_per_task = -1;    // -1: 1 when the campaign's system has a description, else 0 (no --gpus-per-task)
-  int cpus_per_task = 0;     // 0: leave it to Slurm
+  int nodes = 0;           // 0: the system description's nodes, else 1
+  int tasks_per_node = 0;  // 0: the description's GPUs per node, else 1
+  int gpus_per_task = -1;  // -1: 1 when the campaign's system has a description, else 0 (no --gpus-per-task)
+  int cpus_per_task = 0;   // 0: leave it to Slurm
   std::string time_limit = "02:00:00";
-  std::string partition;     // "" = the cluster's default
+  std::string partition;  // "" = the cluster's default
   std::string account;
-  std::string results;       // "" = <output_dir>/<campaign>-<job id>.h5
-  std::string log_dir;       // where Slurm's stdout/stderr go; "" = the campaign's output_dir
-  std::string gpuaccept;     // the binary srun starts; "" = this one
+  std::string results;    // "" = <output_dir>/<campaign>-<job id>.h5
+  std::string log_dir;    // where Slurm's stdout/stderr go; "" = the campaign's output_dir
+  std::string gpuaccept;  // the binary srun starts; "" = this one
   std::vector<std::pair<std::string, std::string>> environment;  // extra exports, after the NCCL defaults
   std::vector<std::string> run_args;  // extra arguments to `gpuaccept run` (e.g. --quiet)
 };

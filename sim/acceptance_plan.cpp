@@ -43,9 +43,11 @@ double AcceptancePlan::sequential_seconds() const {
 namespace {
 
 // One nccl-tests style sweep: every size, warm-up plus timed iterations (warm-up = 5).
-double sweep_seconds(const CollectiveModel& model, CollectiveOp op, const CommShape& comm, const AcceptanceSettings& s) {
+double sweep_seconds(const CollectiveModel& model, CollectiveOp op, const CommShape& comm,
+                     const AcceptanceSettings& s) {
   double us = 0;
-  for (double b = static_cast<double>(s.min_bytes); b <= static_cast<double>(s.max_bytes) * 1.0000001; b *= s.factor)
+  for (double b = static_cast<double>(s.min_bytes); b <= static_cast<double>(s.max_bytes) * 1.0000001;
+       b *= s.factor)
     us += model.estimate(op, comm, static_cast<std::int64_t>(b)).time_us * (s.collective_iterations + 5);
   return us * 1e-6;
 }
@@ -62,8 +64,9 @@ AcceptancePlan plan_acceptance(const SystemDescription& sys, const AcceptanceSet
     const double peak = sys.gpu.peak("bf16").value_or(sys.gpu.peak_tflops.begin()->second) * 1e12 * 0.75;
     const double g = static_cast<double>(s.gemm_size);
     const double gemm = 2 * g * g * g / peak * (s.gemm_iterations + 2) + s.burnin_seconds;
-    plan.phases.push_back({"per-GPU", fmt::format("GEMM bf16 {}^3 x {} and {:.0f} s burn-in on every GPU", s.gemm_size,
-                                                  s.gemm_iterations, s.burnin_seconds),
+    plan.phases.push_back({"per-GPU",
+                           fmt::format("GEMM bf16 {}^3 x {} and {:.0f} s burn-in on every GPU", s.gemm_size,
+                                       s.gemm_iterations, s.burnin_seconds),
                            nodes, 1, gemm, gemm * static_cast<double>(nodes)});
   }
   {  // NVLink-domain collectives: every domain at once.
@@ -71,15 +74,15 @@ AcceptancePlan plan_acceptance(const SystemDescription& sys, const AcceptanceSet
     const long long domains = std::max(1LL, sys.total_gpus() / domain);
     const CommShape comm = model.shape(domain, sys.gpus_per_node);
     const double t = sweep_seconds(model, CollectiveOp::allreduce, comm, s);
-    plan.phases.push_back({"node", fmt::format("all-reduce sweep on each NVLink domain ({} GPUs)", domain), domains, 1, t,
-                           t * static_cast<double>(domains)});
+    plan.phases.push_back({"node", fmt::format("all-reduce sweep on each NVLink domain ({} GPUs)", domain),
+                           domains, 1, t, t * static_cast<double>(domains)});
   }
   {  // Rails: one GPU per node (local rank r) across all nodes; the rails are separate planes.
     CommShape comm = model.shape(nodes, 1);
     comm.network_share = 1.0 / std::max(1, sys.nics_per_node);  // one NIC of the node
     const double t = sweep_seconds(model, CollectiveOp::allreduce, comm, s);
-    plan.phases.push_back({"rail", fmt::format("all-reduce sweep over the {} nodes of each rail", nodes), sys.rails, 1, t,
-                           t * sys.rails});
+    plan.phases.push_back({"rail", fmt::format("all-reduce sweep over the {} nodes of each rail", nodes),
+                           sys.rails, 1, t, t * sys.rails});
   }
   {  // Pair rounds: disjoint node pairs at once, link sharing on the oversubscribed tiers.
     const auto rounds = pairing_rounds(sys.nodes, s.pair_rounds);
@@ -90,25 +93,30 @@ AcceptancePlan plan_acceptance(const SystemDescription& sys, const AcceptanceSet
     for (const auto& round : rounds) {
       const std::vector<double> bw = topo.concurrent_flow_gbs(round);
       double slowest = 0;
-      for (double b : bw) slowest = std::max(slowest, static_cast<double>(s.pair_bytes) / (std::min(b, per_nic) * 1e9));
+      for (double b : bw)
+        slowest = std::max(slowest, static_cast<double>(s.pair_bytes) / (std::min(b, per_nic) * 1e9));
       parallel += (alpha + slowest) * (s.collective_iterations + 5);
-      sequential += static_cast<double>(round.size()) * (alpha + static_cast<double>(s.pair_bytes) / (per_nic * 1e9)) *
+      sequential += static_cast<double>(round.size()) *
+                    (alpha + static_cast<double>(s.pair_bytes) / (per_nic * 1e9)) *
                     (s.collective_iterations + 5);
       pairs_per_round = std::max<long long>(pairs_per_round, static_cast<long long>(round.size()));
     }
-    plan.phases.push_back({"pairs", fmt::format("send/receive {} MiB between node pairs, {} rounds of disjoint pairs",
-                                                s.pair_bytes >> 20, rounds.size()),
+    plan.phases.push_back({"pairs",
+                           fmt::format("send/receive {} MiB between node pairs, {} rounds of disjoint pairs",
+                                       s.pair_bytes >> 20, rounds.size()),
                            pairs_per_round, static_cast<int>(rounds.size()), parallel, sequential});
   }
   {  // Scaling series: 1, 2, 4, ... nodes, then the whole machine, one after another.
     double t = 0;
     int steps = 0;
     for (long long n = 1;; n = std::min(n * 2, nodes)) {
-      t += sweep_seconds(model, CollectiveOp::allreduce, model.shape(n * sys.gpus_per_node, sys.gpus_per_node), s);
+      t += sweep_seconds(model, CollectiveOp::allreduce,
+                         model.shape(n * sys.gpus_per_node, sys.gpus_per_node), s);
       ++steps;
       if (n == nodes) break;
     }
-    plan.phases.push_back({"scaling", fmt::format("all-reduce sweep on 1, 2, 4, ... {} nodes ({} sizes)", nodes, steps),
+    plan.phases.push_back({"scaling",
+                           fmt::format("all-reduce sweep on 1, 2, 4, ... {} nodes ({} sizes)", nodes, steps),
                            1, steps, t, t});
   }
   {  // Full-scale storage: checkpoint write then read by every node at once.
@@ -117,8 +125,9 @@ AcceptancePlan plan_acceptance(const SystemDescription& sys, const AcceptanceSet
     const double read = bytes_per_node / (storage_per_client_gbs(sys.storage, nodes, false) * 1e9);
     const double alone = bytes_per_node / (storage_per_client_gbs(sys.storage, 1, true) * 1e9) +
                          bytes_per_node / (storage_per_client_gbs(sys.storage, 1, false) * 1e9);
-    plan.phases.push_back({"storage", fmt::format("checkpoint {:.0f} GiB per GPU written and read by every node",
-                                                  s.checkpoint_gib_per_gpu),
+    plan.phases.push_back({"storage",
+                           fmt::format("checkpoint {:.0f} GiB per GPU written and read by every node",
+                                       s.checkpoint_gib_per_gpu),
                            nodes, 1, write + read, alone * static_cast<double>(nodes)});
   }
   return plan;
@@ -134,14 +143,16 @@ std::string duration(double seconds) {
 }  // namespace
 
 std::string format_acceptance_plan(const SystemDescription& sys, const AcceptancePlan& plan) {
-  std::string out = fmt::format("acceptance plan for {}: {} nodes x {} GPUs = {} GPUs ({})\n", sys.name, sys.nodes,
-                                sys.gpus_per_node, sys.total_gpus(), sys.gpu.name);
-  out += fmt::format("{:<9} {:>8} {:>7} {:>12} {:>14}  {}\n", "phase", "at once", "rounds", "planned", "one at a time", "what");
+  std::string out = fmt::format("acceptance plan for {}: {} nodes x {} GPUs = {} GPUs ({})\n", sys.name,
+                                sys.nodes, sys.gpus_per_node, sys.total_gpus(), sys.gpu.name);
+  out += fmt::format("{:<9} {:>8} {:>7} {:>12} {:>14}  {}\n", "phase", "at once", "rounds", "planned",
+                     "one at a time", "what");
   for (const auto& p : plan.phases)
-    out += fmt::format("{:<9} {:>8} {:>7} {:>12} {:>14}  {}\n", p.name, p.groups, p.rounds, duration(p.parallel_seconds),
-                       duration(p.sequential_seconds), p.what);
-  out += fmt::format("total: {} as planned, {} one group at a time ({:.0f}x)\n", duration(plan.parallel_seconds()),
-                     duration(plan.sequential_seconds()), plan.sequential_seconds() / plan.parallel_seconds());
+    out += fmt::format("{:<9} {:>8} {:>7} {:>12} {:>14}  {}\n", p.name, p.groups, p.rounds,
+                       duration(p.parallel_seconds), duration(p.sequential_seconds), p.what);
+  out += fmt::format("total: {} as planned, {} one group at a time ({:.0f}x)\n",
+                     duration(plan.parallel_seconds()), duration(plan.sequential_seconds()),
+                     plan.sequential_seconds() / plan.parallel_seconds());
   out += "estimates from the model in sim/ (docs/simulation.md), not measurements\n";
   return out;
 }

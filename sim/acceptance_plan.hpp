@@ -20,22 +20,22 @@ namespace gpuaccept::sim {
 std::vector<std::vector<std::pair<int, int>>> pairing_rounds(int nodes, int rounds);
 
 struct AcceptanceSettings {
-  std::int64_t gemm_size = 8192;          // m = n = k, bf16
+  std::int64_t gemm_size = 8192;  // m = n = k, bf16
   int gemm_iterations = 50;
-  double burnin_seconds = 600;            // per-GPU burn-in, all GPUs at once
-  std::int64_t min_bytes = 8;             // collective sweeps: nccl-tests -b/-e/-f
+  double burnin_seconds = 600;  // per-GPU burn-in, all GPUs at once
+  std::int64_t min_bytes = 8;   // collective sweeps: nccl-tests -b/-e/-f
   std::int64_t max_bytes = std::int64_t{8} << 30;
   double factor = 2;
   int collective_iterations = 20;
   int pair_rounds = 4;
   std::int64_t pair_bytes = std::int64_t{1} << 30;  // sendrecv message per pair round
-  double checkpoint_gib_per_gpu = 10;     // written then read back by every node at once
+  double checkpoint_gib_per_gpu = 10;               // written then read back by every node at once
 };
 
 struct PlanPhase {
   std::string name;
   std::string what;
-  long long groups = 0;           // groups that run at once in one round
+  long long groups = 0;  // groups that run at once in one round
   int rounds = 1;
   double parallel_seconds = 0;    // as planned: groups at once
   double sequential_seconds = 0;  // the same groups one after another

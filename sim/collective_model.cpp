@@ -8,10 +8,14 @@ namespace gpuaccept::sim {
 
 std::string_view to_string(Algorithm a) {
   switch (a) {
-    case Algorithm::ring: return "ring";
-    case Algorithm::tree: return "tree";
-    case Algorithm::nvls: return "nvls";
-    case Algorithm::direct: return "direct";
+    case Algorithm::ring:
+      return "ring";
+    case Algorithm::tree:
+      return "tree";
+    case Algorithm::nvls:
+      return "nvls";
+    case Algorithm::direct:
+      return "direct";
   }
   return "?";
 }
@@ -19,15 +23,19 @@ std::string_view to_string(Algorithm a) {
 double busbw_factor(CollectiveOp op, long long ranks) {
   const double n = static_cast<double>(std::max(1LL, ranks));
   switch (op) {
-    case CollectiveOp::allreduce: return 2 * (n - 1) / n;
+    case CollectiveOp::allreduce:
+      return 2 * (n - 1) / n;
     case CollectiveOp::allgather:
     case CollectiveOp::reducescatter:
-    case CollectiveOp::alltoall: return (n - 1) / n;
-    default: return 1;
+    case CollectiveOp::alltoall:
+      return (n - 1) / n;
+    default:
+      return 1;
   }
 }
 
-CollectiveModel::CollectiveModel(const SystemDescription& system, const Topology& topology, ModelConstants constants)
+CollectiveModel::CollectiveModel(const SystemDescription& system, const Topology& topology,
+                                 ModelConstants constants)
     : system_(system), topology_(topology), c_(constants) {}
 
 CommShape CollectiveModel::shape(long long ranks, int ranks_per_node, int first_node) const {

@@ -13,7 +13,17 @@
 
 namespace gpuaccept::sim {
 
-enum class CollectiveOp { allreduce, allgather, reducescatter, alltoall, broadcast, reduce, gather, scatter, sendrecv };
+enum class CollectiveOp {
+  allreduce,
+  allgather,
+  reducescatter,
+  alltoall,
+  broadcast,
+  reduce,
+  gather,
+  scatter,
+  sendrecv
+};
 enum class Algorithm { ring, tree, nvls, direct };
 
 std::string_view to_string(Algorithm);
@@ -37,15 +47,15 @@ struct CommShape {
   long long ranks = 1;
   int nodes = 1;
   int ranks_per_node = 1;
-  int top_tier = 0;              // 0: inside one NVLink domain; else the fabric tier its nodes meet at
+  int top_tier = 0;                 // 0: inside one NVLink domain; else the fabric tier its nodes meet at
   bool nvlink_domain_only = false;  // all ranks share one NVLink domain
-  double network_share = 1;      // (0,1]: share of the node's NIC bandwidth left by link sharing
+  double network_share = 1;         // (0,1]: share of the node's NIC bandwidth left by link sharing
 };
 
 struct Estimate {
   double time_us = 0;
-  double algbw_gbs = 0;   // bytes / time, GB/s (1e9), as nccl-tests
-  double busbw_gbs = 0;   // algbw x busbw_factor
+  double algbw_gbs = 0;  // bytes / time, GB/s (1e9), as nccl-tests
+  double busbw_gbs = 0;  // algbw x busbw_factor
   Algorithm algorithm = Algorithm::ring;
 };
 
@@ -58,7 +68,8 @@ class CollectiveModel {
   CommShape shape(long long ranks, int ranks_per_node, int first_node = 0) const;
   // The best of the algorithms NCCL would pick from (its tuner picks the fastest by its own model).
   Estimate estimate(CollectiveOp op, const CommShape& comm, std::int64_t bytes) const;
-  Estimate estimate_with(CollectiveOp op, Algorithm algorithm, const CommShape& comm, std::int64_t bytes) const;
+  Estimate estimate_with(CollectiveOp op, Algorithm algorithm, const CommShape& comm,
+                         std::int64_t bytes) const;
 
   // Per-step latency (us) of a step that crosses up to `top_tier` (0: NVLink only).
   double step_latency_us(int top_tier) const;

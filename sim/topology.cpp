@@ -7,10 +7,10 @@
 
 namespace gpuaccept::sim {
 
-Topology::Topology(const SystemDescription& s)
-    : nodes_(s.nodes), gpus_per_node_(s.gpus_per_node) {
+Topology::Topology(const SystemDescription& s) : nodes_(s.nodes), gpus_per_node_(s.gpus_per_node) {
   if (s.nodes < 1 || s.gpus_per_node < 1 || s.fabric.empty())
-    throw InputError(SourceLocation{s.path, 0, 0}, "the system needs nodes, GPUs per node and at least one fabric tier");
+    throw InputError(SourceLocation{s.path, 0, 0},
+                     "the system needs nodes, GPUs per node and at least one fabric tier");
   nodes_per_domain_ = std::max(1, s.nvlink_domain / s.gpus_per_node);
   node_network_gbs_ = s.nics_per_node * s.nic_bandwidth_gbps / 8.0;
   // A switch below the top tier splits its ports down:up by its oversubscription; the top
@@ -33,10 +33,11 @@ Topology::Topology(const SystemDescription& s)
     oversubscription_.push_back(os);
   }
   if (group_nodes_.back() < s.nodes)
-    throw InputError(SourceLocation{s.path, 0, 0},
-                     fmt::format("the fabric reaches {} nodes per rail, fewer than the machine's {}: add a tier or "
-                                 "raise the radix",
-                                 group_nodes_.back(), s.nodes));
+    throw InputError(
+        SourceLocation{s.path, 0, 0},
+        fmt::format("the fabric reaches {} nodes per rail, fewer than the machine's {}: add a tier or "
+                    "raise the radix",
+                    group_nodes_.back(), s.nodes));
   group_nodes_.back() = std::max<long long>(group_nodes_.back(), s.nodes);
 }
 

@@ -23,8 +23,8 @@ enum class Level { same_gpu, node, nvlink_domain, fabric };
 
 struct Path {
   Level level = Level::same_gpu;
-  int tier = 0;          // fabric only: 1 = leaf, 2 = spine, 3 = core (1-based index into the tiers)
-  int switch_hops = 0;   // switch traversals: NVSwitch counts 1; a fabric path up to tier t and down, 2t-1
+  int tier = 0;         // fabric only: 1 = leaf, 2 = spine, 3 = core (1-based index into the tiers)
+  int switch_hops = 0;  // switch traversals: NVSwitch counts 1; a fabric path up to tier t and down, 2t-1
 };
 
 class Topology {
@@ -40,9 +40,11 @@ class Topology {
   long long group_nodes(int tier) const { return group_nodes_.at(static_cast<std::size_t>(tier - 1)); }
   // Index of the tier-t group a node is in (nodes are numbered in cabling order).
   long long group_of(int node, int tier) const { return node / group_nodes(tier); }
-  int nodes_per_domain() const { return nodes_per_domain_; }  // 1 when the NVLink domain is the node (or less)
+  int nodes_per_domain() const {
+    return nodes_per_domain_;
+  }  // 1 when the NVLink domain is the node (or less)
 
-  Path node_path(int node_a, int node_b) const;   // between two nodes (GPU 0 of each)
+  Path node_path(int node_a, int node_b) const;           // between two nodes (GPU 0 of each)
   Path gpu_path(long long gpu_a, long long gpu_b) const;  // global GPU index = node * gpus_per_node + local
   // The lowest tier that holds a set of nodes (0 when one NVLink domain holds them all).
   int highest_tier(std::span<const int> nodes) const;
@@ -63,7 +65,7 @@ class Topology {
   int gpus_per_node_ = 0;
   int nodes_per_domain_ = 1;
   double node_network_gbs_ = 0;
-  std::vector<long long> group_nodes_;  // per tier
+  std::vector<long long> group_nodes_;    // per tier
   std::vector<double> oversubscription_;  // per tier
 };
 

@@ -76,6 +76,12 @@ class Simulate(unittest.TestCase):
         check, quarantine = self.simulate_and_check(None)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertEqual(quarantine, [])
+        # Judged elsewhere (the system file out of reach): the stored description re-plans it.
+        os.rename(os.path.join(self.dir, "system.yaml"), os.path.join(self.dir, "moved.yaml"))
+        elsewhere = subprocess.run([BIN, "check", os.path.join(self.dir, "r.h5")], cwd=tempfile.gettempdir(),
+                                   capture_output=True, text=True)
+        self.assertEqual(elsewhere.returncode, 0, elsewhere.stdout + elsewhere.stderr)
+        self.assertNotIn("cannot re-plan", elsewhere.stderr)
         with h5py.File(os.path.join(self.dir, "r.h5"), "r") as f:
             self.assertEqual(int(f.attrs["rank_count"]), NODES * 8)
             self.assertIn("system: phase1-8500", f["config/system_yaml"].asstr()[()])

@@ -64,24 +64,31 @@ TEST(System, ReadsEveryField) {
 TEST(System, ErrorsNamePlaceAndExpectation) {
   EXPECT_EQ(error_of(replaced(kMinimal, "nodes: 4\n", "nodes: four\n")),
             "s.yaml:2:8: nodes: expected an integer, found 'four'");
-  EXPECT_EQ(error_of(replaced(kMinimal, "nodes: 4\n", "")), "s.yaml:1:1: the system description: missing required key 'nodes'");
+  EXPECT_EQ(error_of(replaced(kMinimal, "nodes: 4\n", "")),
+            "s.yaml:1:1: the system description: missing required key 'nodes'");
   EXPECT_EQ(error_of(replaced(kMinimal, "nodes: 4\n", "nodes: 3\n")),
             "s.yaml:2:8: nodes: 3 nodes do not fill whole NVLink domains of 2 nodes");
   EXPECT_EQ(error_of(replaced(kMinimal, "nvlink_domain: {value: 8,", "nvlink_domain: {value: 6,")),
             "s.yaml:4:16: nvlink_domain: 6 GPUs neither holds whole nodes of 4 GPUs nor divides one");
   EXPECT_EQ(error_of(replaced(kMinimal, "oversubscription: 2", "oversubscription: 0.5")),
-            "s.yaml:14:90: fabric[0].oversubscription: expected a down:up ratio >= 1 (1 = non-blocking), found 0.5");
+            "s.yaml:14:90: fabric[0].oversubscription: expected a down:up ratio >= 1 (1 = non-blocking), "
+            "found 0.5");
   EXPECT_EQ(error_of(replaced(kMinimal, "bf16: 1000", "bf17: 1000")),
-            "s.yaml:12:17: unknown key 'bf17' in gpu.peak_tflops (expected one of: fp64, fp32, tf32, bf16, fp16, fp8, "
+            "s.yaml:12:17: unknown key 'bf17' in gpu.peak_tflops (expected one of: fp64, fp32, tf32, bf16, "
+            "fp16, fp8, "
             "int8)");
   EXPECT_EQ(error_of(replaced(kMinimal, "0.5}\nstorage", "0.5, oversubscription: 3}\nstorage")),
-            "s.yaml:15:91: fabric: the top tier (spine) has no up-links, so its oversubscription must be 1; give the "
+            "s.yaml:15:91: fabric: the top tier (spine) has no up-links, so its oversubscription must be 1; "
+            "give the "
             "down:up split on the tier below");
-  EXPECT_EQ(error_of(replaced(kMinimal, "name: spine", "name: leaf")), "s.yaml:15:12: fabric: tier name 'leaf' given twice");
+  EXPECT_EQ(error_of(replaced(kMinimal, "name: spine", "name: leaf")),
+            "s.yaml:15:12: fabric: tier name 'leaf' given twice");
   EXPECT_EQ(error_of(replaced(kMinimal, "per_client_gbs: 10", "per_client_gbs: -1")),
             "s.yaml:16:77: storage.per_client_gbs: expected a number > 0, found -1");
-  EXPECT_EQ(error_of("system: x\nnodes: [\n"), "s.yaml:3:1: YAML syntax error: end of sequence flow not found");
-  EXPECT_EQ(error_of(replaced(kMinimal, "fabric:\n", "fabrik:\n")).substr(0, 30), "s.yaml:13:1: unknown key 'fabr");
+  EXPECT_EQ(error_of("system: x\nnodes: [\n"),
+            "s.yaml:3:1: YAML syntax error: end of sequence flow not found");
+  EXPECT_EQ(error_of(replaced(kMinimal, "fabric:\n", "fabrik:\n")).substr(0, 30),
+            "s.yaml:13:1: unknown key 'fabr");
 }
 
 TEST(System, MissingFileIsAnInputError) {

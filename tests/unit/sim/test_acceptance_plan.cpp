@@ -38,8 +38,8 @@ void expect_valid_pairing(int nodes, int rounds) {
 
 TEST(Pairing, DisjointRoundsWithNewPartners) {
   expect_valid_pairing(2, 3);
-  expect_valid_pairing(4, 3);   // all 3 rounds of a 4-node tournament
-  expect_valid_pairing(7, 4);   // odd: one node sits out per round
+  expect_valid_pairing(4, 3);  // all 3 rounds of a 4-node tournament
+  expect_valid_pairing(7, 4);  // odd: one node sits out per round
   expect_valid_pairing(1063, 4);
   EXPECT_TRUE(pairing_rounds(1, 3).empty());
 }

@@ -8,7 +8,9 @@ using namespace gpuaccept::sim;
 
 namespace {
 
-SystemDescription phase1() { return load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase1-8500.yaml"); }
+SystemDescription phase1() {
+  return load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase1-8500.yaml");
+}
 
 constexpr std::int64_t GiB = 1LL << 30;
 
@@ -102,7 +104,7 @@ TEST(CollectiveModel, AlltoallUsesOneNicPerGpu) {
 
 TEST(CollectiveModel, StoragePerClientAndAggregate) {
   const SystemDescription s = phase1();
-  EXPECT_DOUBLE_EQ(storage_per_client_gbs(s.storage, 10, true), 25);          // client-bound
+  EXPECT_DOUBLE_EQ(storage_per_client_gbs(s.storage, 10, true), 25);               // client-bound
   EXPECT_DOUBLE_EQ(storage_per_client_gbs(s.storage, 1063, true), 1000.0 / 1063);  // file-system-bound
   EXPECT_DOUBLE_EQ(storage_per_client_gbs(s.storage, 1063, false), 2000.0 / 1063);
   EXPECT_DOUBLE_EQ(storage_per_client_gbs(s.storage, 0, true), 0);

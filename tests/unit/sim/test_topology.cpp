@@ -11,8 +11,12 @@ using namespace gpuaccept::sim;
 
 namespace {
 
-SystemDescription phase1() { return load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase1-8500.yaml"); }
-SystemDescription phase2() { return load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase2-500k.yaml"); }
+SystemDescription phase1() {
+  return load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase1-8500.yaml");
+}
+SystemDescription phase2() {
+  return load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase2-500k.yaml");
+}
 
 // An NVL72 machine: 4 GPUs per node, 18 nodes per NVLink domain.
 SystemDescription nvl72() {
@@ -36,7 +40,7 @@ TEST(Topology, GroupsFollowRadixOversubscriptionAndScalableUnit) {
   const Topology p2(phase2());
   ASSERT_EQ(p2.tiers(), 3);
   EXPECT_EQ(p2.group_nodes(1), 64);
-  EXPECT_EQ(p2.group_nodes(2), 85 * 64);  // 2:1 spine: floor(128 x 2/3) = 85 ports down
+  EXPECT_EQ(p2.group_nodes(2), 85 * 64);         // 2:1 spine: floor(128 x 2/3) = 85 ports down
   EXPECT_DOUBLE_EQ(p2.node_network_gbs(), 800);  // 8 x 800 Gb/s
   EXPECT_DOUBLE_EQ(p2.group_uplink_gbs(2), 85 * 64 * 800 / 2.0);
   EXPECT_DOUBLE_EQ(p2.group_uplink_gbs(1), 64 * 800);
