@@ -567,6 +567,8 @@ int main_cli(int argc, char** argv) {
   simulatec->add_option("campaign", sim_options.campaign_path, "campaign YAML naming a system description")->required();
   simulatec->add_option("-o,--output", sim_options.output, "results file (default: <output_dir>/<campaign>-sim-<time>.h5)");
   simulatec->add_option("--faults", sim_options.faults_path, "faults to inject (YAML, docs/simulation.md)");
+  simulatec->add_option("--calibrate", sim_options.calibrate_path,
+                        "a real results file: GEMM TFLOP/s median and spread per dtype replace the model's");
   simulatec->add_option("--seed", sim_options.seed, "seed of the per-GPU spread")->capture_default_str();
   simulatec->add_option("--spread", sim_options.gpu_spread, "coefficient of variation of per-GPU rates")
       ->capture_default_str()->check(CLI::Range(0.0, 0.5));

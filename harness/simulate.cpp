@@ -6,10 +6,12 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <random>
 
 #include "harness/plan.hpp"
 #include "harness/version.hpp"
+#include "results/stats.hpp"
 #include "results/store.hpp"
 #include "results/yaml_util.hpp"
 #include "sim/collective_model.hpp"
@@ -112,12 +114,43 @@ void per_rank_columns(StepResult& r, const suites::BenchmarkDef& def, std::size_
   r.rank_messages.assign(n, "");
 }
 
+// Per dtype: median and coefficient of variation of GEMM TFLOP/s over the ok ranks of a file.
+struct Calibration {
+  double median = 0;
+  double cv = 0;
+};
+
+std::map<std::string, Calibration> calibration_of(const std::string& path) {
+  std::map<std::string, Calibration> out;
+  std::map<std::string, std::vector<double>> rates;
+  for (const StepResult& step : read_results(path).steps) {
+    if (step.benchmark != "gemm" || step.status != Status::ok) continue;
+    const Column* tflops = step.per_rank.find("tflops");
+    if (!tflops) continue;
+    auto& v = rates[param_text(step.params, "dtype")];
+    for (double x : tflops->values)
+      if (std::isfinite(x) && x > 0) v.push_back(x);
+  }
+  for (const auto& [dtype, v] : rates)
+    if (!v.empty()) out[dtype] = Calibration{stats::median(v), v.size() > 1 ? stats::cv(v) : 0.0};
+  if (out.empty())
+    throw InputError(fmt::format("--calibrate: {} holds no successful gemm step to calibrate from", path));
+  return out;
+}
+
 void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
-                   const FaultMap& faults, std::mt19937_64& rng, double spread) {
+                   const FaultMap& faults, std::mt19937_64& rng, double spread,
+                   const std::map<std::string, Calibration>& calibration) {
   const std::size_t n = static_cast<std::size_t>(s.total_gpus());
   per_rank_columns(r, def, n);
   const std::string dtype = param_text(r.params, "dtype");
-  const auto peak = s.gpu.peak(dtype);
+  auto peak = s.gpu.peak(dtype);
+  double efficiency = kGemmEfficiency;
+  if (const auto it = calibration.find(dtype); it != calibration.end()) {
+    peak = it->second.median;  // measured: the median is the rate, the spread is measured too
+    efficiency = 1;
+    spread = it->second.cv;
+  }
   if (!peak) {
     r.status = Status::skipped;
     r.reason = fmt::format("the system description gives no {} peak for {}", dtype, s.gpu.name);
@@ -136,7 +169,7 @@ void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemD
   auto& sdc = r.per_rank.find("sdc_mismatch")->values;
   const double samples = param_number(r.params, "check_samples");
   for (std::size_t i = 0; i < n; ++i) {
-    const double rate = *peak * kGemmEfficiency * std::max(0.05, noise(rng)) * faults.gpu_rate[i];
+    const double rate = *peak * efficiency * std::max(0.05, noise(rng)) * faults.gpu_rate[i];
     tflops[i] = rate;
     median[i] = flops / (rate * 1e12);
     p99[i] = median[i] * (1 + 2 * spread);
@@ -283,6 +316,8 @@ std::string simulate_campaign(const SimulateOptions& o) {
                                         ? std::vector<Fault>{}
                                         : load_faults(read_text_file(o.faults_path), o.faults_path, s);
   const FaultMap fmap = fault_map(s, faults);
+  const std::map<std::string, Calibration> calibration =
+      o.calibrate_path.empty() ? std::map<std::string, Calibration>{} : calibration_of(o.calibrate_path);
   const sim::Topology topology(s);
   const int ranks = static_cast<int>(s.total_gpus());
   const std::vector<Step> steps = plan(campaign, registry, kernels::Backend::cuda, ranks);
@@ -343,7 +378,7 @@ std::string simulate_campaign(const SimulateOptions& o) {
     r.repetition = step.repetition;
     r.start_time = clock;
     if (step.benchmark == "gemm") {
-      simulate_gemm(r, def, s, fmap, rng, o.gpu_spread);
+      simulate_gemm(r, def, s, fmap, rng, o.gpu_spread, calibration);
     } else if (step.benchmark == "allreduce") {
       simulate_allreduce(r, def, s, topology, fmap);
     } else {

@@ -34,6 +34,9 @@ struct SimulateOptions {
   std::string faults_path;  // "" = a healthy machine
   std::uint64_t seed = 1;
   double gpu_spread = 0.01;  // coefficient of variation of per-GPU compute rates
+  // A real results file (e.g. one node measured on real hardware): per dtype, its GEMM TFLOP/s
+  // median and coefficient of variation over ranks replace the peak x 0.75 and the spread.
+  std::string calibrate_path;
   std::string command_line;
 };
 

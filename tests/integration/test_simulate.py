@@ -10,6 +10,7 @@ import textwrap
 import unittest
 
 import h5py
+import numpy as np
 
 BIN = os.environ.get("GPUACCEPT_BIN", "gpuaccept")
 SOURCE = os.environ.get("GPUACCEPT_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -112,6 +113,27 @@ class Simulate(unittest.TestCase):
         self.assertEqual(check.returncode, 1, check.stdout + check.stderr)
         self.assertRegex(check.stdout, r"allreduce-1G\s+1\d\d\.\d GB/s\s+>= 300\s+FAIL")
         self.assertRegex(check.stdout, r"gemm-no-outlier\s+0 outliers.*PASS")
+
+    def test_calibrated_from_a_results_file(self):
+        # A "measured" file: the simulator at a 5 % spread stands in for one measured on hardware.
+        for args in (["--spread", "0.05", "-o", "measured.h5", "--seed", "7"],
+                     ["--calibrate", "measured.h5", "-o", "r.h5"]):
+            sim = subprocess.run([BIN, "simulate", "campaign.yaml", *args], cwd=self.dir, capture_output=True, text=True)
+            self.assertEqual(sim.returncode, 0, sim.stderr)
+
+        def gemm_tflops(name):
+            with h5py.File(os.path.join(self.dir, name), "r") as f:
+                for step in f["steps"].values():
+                    if step.attrs["benchmark"] == "gemm":
+                        return np.array(step["per_rank"]["tflops"])
+
+        measured, calibrated = gemm_tflops("measured.h5"), gemm_tflops("r.h5")
+        self.assertAlmostEqual(np.median(calibrated) / np.median(measured), 1, delta=0.01)
+        cv = np.std(calibrated) / np.mean(calibrated)
+        self.assertAlmostEqual(cv, 0.05, delta=0.005)
+        bad = subprocess.run([BIN, "simulate", "campaign.yaml", "--calibrate", "contract.yaml"], cwd=self.dir,
+                             capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 2, bad.stderr)
 
     def test_bad_faults_file(self):
         with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
