@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "results/system.hpp"
 #include "results/yaml_util.hpp"
 
 namespace gpuaccept::harness {
@@ -140,6 +142,11 @@ std::vector<Params> cartesian(const std::vector<std::pair<std::string, std::vect
 
 }  // namespace
 
+bool names_system_file(const std::string& system) {
+  const auto ext = std::filesystem::path(system).extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
 std::string read_text_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw InputError(SourceLocation{path, 0, 0}, "no such file");
@@ -151,7 +158,8 @@ std::string read_text_file(const std::string& path) {
   return text.str();
 }
 
-Campaign load_campaign(const std::string& text, const std::string& path, const suites::Registry& registry) {
+Campaign load_campaign(const std::string& text, const std::string& path, const suites::Registry& registry,
+                       const std::string* stored_system) {
   const YAML::Node root = yaml::parse(text, path);
   if (!root.IsMap()) yaml::fail(root, path, "a campaign must be a mapping with at least 'campaign' and 'benchmarks'");
   yaml::check_keys(root,
@@ -164,10 +172,26 @@ Campaign load_campaign(const std::string& text, const std::string& path, const s
   c.text = text;
   if (!root["campaign"]) yaml::fail(root, path, "missing required key 'campaign' (the campaign's name)");
   c.name = yaml::get_string(root["campaign"], path, "campaign");
-  if (c.name.empty() || c.name.find_first_of("/ \t") != std::string::npos)
-    yaml::fail(root["campaign"], path, "campaign: expected a name without spaces or '/'");
+  // The name becomes part of file names: no '/', no control characters (spaces and quotes are
+  // fine: every script we write quotes it).
+  const bool control = std::any_of(c.name.begin(), c.name.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; });
+  if (c.name.empty() || c.name.find('/') != std::string::npos || control)
+    yaml::fail(root["campaign"], path, "campaign: expected a name without '/' or control characters");
   if (root["description"]) c.description = yaml::get_string(root["description"], path, "description");
   c.system = root["system"] ? yaml::get_string(root["system"], path, "system") : "unnamed";
+  if (names_system_file(c.system)) {
+    const auto base = std::filesystem::path(path).parent_path();
+    const std::string file =
+        std::filesystem::path(c.system).is_absolute() ? c.system : (base / c.system).lexically_normal().string();
+    try {
+      c.system_description = std::make_shared<const SystemDescription>(
+          stored_system ? load_system(*stored_system, file + " (stored)") : load_system_file(file));
+    } catch (const InputError& e) {
+      // Both places: where the campaign names it, and what is wrong inside the description.
+      yaml::fail(root["system"], path, fmt::format("system: {}", e.what()));
+    }
+    c.system = c.system_description->name;
+  }
   c.phase = root["phase"] ? yaml::get_string(root["phase"], path, "phase") : "";
   if (root["backend"]) {
     c.backend = yaml::get_string(root["backend"], path, "backend");

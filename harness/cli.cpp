@@ -20,6 +20,9 @@
 #include "harness/campaign.hpp"
 #include "harness/execute.hpp"
 #include "harness/plan.hpp"
+#include "harness/simulate.hpp"
+#include "sim/acceptance_plan.hpp"
+#include "harness/slurm.hpp"
 #include "harness/version.hpp"
 #include "kernels/backend.hpp"
 #include "results/compare.hpp"
@@ -105,6 +108,30 @@ int command_plan(const std::string& path, int ranks, const std::string& backend_
   return 0;
 }
 
+int command_slurm(const std::string& campaign_path, const std::string& script_path, SlurmOptions options,
+                  const std::vector<std::string>& env) {
+  for (const auto& assignment : env) {
+    const auto eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw InputError(fmt::format("--env: expected NAME=VALUE, found '{}'", assignment));
+    options.environment.emplace_back(assignment.substr(0, eq), assignment.substr(eq + 1));
+  }
+  const Campaign campaign = load_campaign_file(campaign_path, suites::Registry::instance());
+  const std::string script = slurm_script(campaign, options);
+  if (script_path.empty()) {
+    std::cout << script;
+    return 0;
+  }
+  std::ofstream out(script_path, std::ios::trunc);
+  out << script;
+  out.close();
+  if (!out) throw InputError(fmt::format("--output: cannot write {}", script_path));
+  std::filesystem::permissions(script_path, std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec,
+                               std::filesystem::perm_options::add);
+  std::cout << fmt::format("wrote {} (submit with: sbatch {})\n", script_path, shell_quote(script_path));
+  return 0;
+}
+
 bool use_color(const std::string& mode) {
   if (mode == "always") return true;
   if (mode == "never") return false;
@@ -147,8 +174,9 @@ Judged load_judged(const std::string& path, const std::string& contract_override
   j.steps = j.file.steps;
   if (j.file.run.campaign_yaml.empty()) return j;
   try {
+    const std::string& system = j.file.run.system_yaml;
     const Campaign campaign = load_campaign(j.file.run.campaign_yaml, j.file.run.campaign_path + " (stored)",
-                                            suites::Registry::instance());
+                                            suites::Registry::instance(), system.empty() ? nullptr : &system);
     add_missing_steps(campaign, suites::Registry::instance(), j.steps);
   } catch (const InputError& e) {
     std::cerr << "gpuaccept: warning: cannot re-plan the stored campaign, so missing steps are not listed: "
@@ -547,9 +575,48 @@ int main_cli(int argc, char** argv) {
   std::string plan_path, plan_backend;
   int plan_ranks = 0;
   auto* planc = app.add_subcommand("plan", "Print the steps of a campaign and their estimated duration, without running");
-  planc->add_option("campaign", plan_path, "campaign YAML")->required();
+  std::string plan_system;
+  auto* plan_campaign = planc->add_option("campaign", plan_path, "campaign YAML");
+  auto* plan_system_opt = planc->add_option(
+      "--system", plan_system, "instead of a campaign: the whole-machine acceptance plan of this system description");
+  plan_campaign->excludes(plan_system_opt);
   planc->add_option("-n,--ranks", plan_ranks, "ranks the estimate assumes (default: from the launcher, else 1)");
   planc->add_option("--backend", plan_backend, "override the campaign's backend")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+
+  SimulateOptions sim_options;
+  auto* simulatec = app.add_subcommand(
+      "simulate", "Simulate a campaign on the machine its system description names; write the results file a real run would");
+  simulatec->add_option("campaign", sim_options.campaign_path, "campaign YAML naming a system description")->required();
+  simulatec->add_option("-o,--output", sim_options.output, "results file (default: <output_dir>/<campaign>-sim-<time>.h5)");
+  simulatec->add_option("--faults", sim_options.faults_path, "faults to inject (YAML, docs/simulation.md)");
+  simulatec->add_option("--calibrate", sim_options.calibrate_path,
+                        "a real results file: GEMM TFLOP/s median and spread per dtype replace the model's");
+  simulatec->add_option("--seed", sim_options.seed, "seed of the per-GPU spread")->capture_default_str();
+  simulatec->add_option("--spread", sim_options.gpu_spread, "coefficient of variation of per-GPU rates")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.5));
+  simulatec->footer("Then: gpuaccept check RESULTS.h5 (judged with the campaign's contract), gpuaccept report ...");
+
+  std::string slurm_campaign, slurm_script_path;
+  SlurmOptions slurm_options;
+  std::vector<std::string> slurm_env;
+  auto* slurmc = app.add_subcommand("slurm", "Write the sbatch script that runs a campaign on a Slurm cluster");
+  slurmc->add_option("campaign", slurm_campaign, "campaign YAML")->required();
+  slurmc->add_option("-o,--output", slurm_script_path, "write the script here (default: standard output)");
+  slurmc->add_option("-N,--nodes", slurm_options.nodes, "nodes (default: the system description's, else 1)");
+  slurmc->add_option("--tasks-per-node", slurm_options.tasks_per_node,
+                     "ranks per node (default: the description's GPUs per node, else 1)");
+  slurmc->add_option("--gpus-per-task", slurm_options.gpus_per_task,
+                     "GPUs per rank (default: 1 with a system description, else none requested)");
+  slurmc->add_option("--cpus-per-task", slurm_options.cpus_per_task, "CPUs per rank (default: Slurm's)");
+  slurmc->add_option("-t,--time", slurm_options.time_limit, "time limit, as sbatch --time")->capture_default_str();
+  slurmc->add_option("-p,--partition", slurm_options.partition, "partition");
+  slurmc->add_option("-A,--account", slurm_options.account, "account");
+  slurmc->add_option("--results", slurm_options.results, "results file (default: <output_dir>/<campaign>-<job id>.h5)");
+  slurmc->add_option("--log-dir", slurm_options.log_dir, "folder for the job's output (default: the campaign's output_dir)");
+  slurmc->add_option("--gpuaccept", slurm_options.gpuaccept, "the gpuaccept binary on the compute nodes (default: this one)");
+  slurmc->add_option("--env", slurm_env, "NAME=VALUE exported in the script (repeatable), e.g. NCCL_IB_HCA=mlx5");
+  slurmc->add_option("--run-arg", slurm_options.run_args, "extra argument to 'gpuaccept run' (repeatable)");
+  slurmc->footer("Example: gpuaccept slurm configs/full.yaml -p gpu -t 04:00:00 -o full.sbatch && sbatch full.sbatch");
 
   CheckOptions check_options;
   auto* check = app.add_subcommand("check", "Judge a stored results file again (with its stored contract, or another)");
@@ -653,7 +720,19 @@ int main_cli(int argc, char** argv) {
       run_options.command_line = join_args(argc, argv);
       return command_run(run_options);
     }
+    if (*planc && !plan_system.empty()) {
+      const SystemDescription system = load_system_file(plan_system);
+      std::cout << sim::format_acceptance_plan(system, sim::plan_acceptance(system));
+      return 0;
+    }
+    if (*planc && plan_path.empty()) throw InputError("plan: give a campaign, or --system SYSTEM.yaml");
     if (*planc) return command_plan(plan_path, plan_ranks, plan_backend);
+    if (*simulatec) {
+      sim_options.command_line = join_args(argc, argv);
+      std::cout << "simulated results: " << simulate_campaign(sim_options) << '\n';
+      return 0;
+    }
+    if (*slurmc) return command_slurm(slurm_campaign, slurm_script_path, slurm_options, slurm_env);
     if (*check) return command_check(check_options);
     if (*show) return command_show(show_path, show_step, show_rows);
     if (*list) return command_list(list_only);

@@ -374,6 +374,10 @@ int run_campaign(const RunOptions& options) {
       info.campaign_path = options.campaign_path;
       info.contract_yaml = contract_text;
       info.contract_path = contract_path;
+      if (campaign.system_description) {
+        info.system_yaml = campaign.system_description->text;
+        info.system_path = campaign.system_description->path;
+      }
       info.versions = kernels::library_versions();
       info.versions["mpi"] = mpi_library_version();
       info.versions["hdf5"] = hdf5_library_version();
@@ -494,7 +498,8 @@ int run_campaign(const RunOptions& options) {
       suites::RunContext ctx{step.params, backend, world, rank, size, local_rank, local_size, device, cpu_threads,
                              kernels::TimingPolicy{static_cast<int>(suites::param_int(step.params, suites::kWarmupParam)),
                                                    static_cast<int>(layout.iterations)},
-                             static_cast<std::uint64_t>(suites::param_int(step.params, suites::kSeedParam))};
+                             static_cast<std::uint64_t>(suites::param_int(step.params, suites::kSeedParam)),
+                             campaign.system_description.get()};
       try {
         outcome = def.run(ctx);
       } catch (const std::exception& e) {

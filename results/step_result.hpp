@@ -127,6 +127,8 @@ struct RunInfo {
   std::string campaign_path;
   std::string contract_yaml;  // verbatim, "" when the campaign names none
   std::string contract_path;
+  std::string system_yaml;    // the system description, verbatim; "" when the campaign names none
+  std::string system_path;
   std::map<std::string, std::string> versions;     // "mpi", "hdf5", "openblas", "cuda", "nccl", ...
   std::map<std::string, std::string> environment;  // sanitised: NCCL_*, OMPI_*, CUDA_*, SLURM_*, ...
   std::vector<RankInfo> ranks;

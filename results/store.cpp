@@ -617,6 +617,8 @@ void write_run(hid_t file, const RunInfo& run) {
   set_string_attr(open_dataset(config, "campaign_yaml"), "path", run.campaign_path);
   write_string_dataset(config, "contract_yaml", run.contract_yaml);
   set_string_attr(open_dataset(config, "contract_yaml"), "path", run.contract_path);
+  write_string_dataset(config, "system_yaml", run.system_yaml);
+  set_string_attr(open_dataset(config, "system_yaml"), "path", run.system_path);
 
   const Group provenance = create_group(file, "provenance");
   write_string_map(provenance, "versions", run.versions);
@@ -647,6 +649,11 @@ RunInfo read_run(hid_t file) {
   const Dataset contract = open_dataset(config, "contract_yaml");
   run.contract_yaml = read_string_dataset(contract);
   run.contract_path = read_string_attr(contract, "path");
+  if (has_link(config, "system_yaml")) {  // absent in files written before system descriptions
+    const Dataset system = open_dataset(config, "system_yaml");
+    run.system_yaml = read_string_dataset(system);
+    run.system_path = read_string_attr(system, "path");
+  }
 
   const Group provenance = open_group(file, "provenance");
   run.versions = read_string_map(provenance, "versions");

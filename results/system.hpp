@@ -36,7 +36,8 @@ struct FabricTier {
   int radix = 0;                   // ports per switch
   double link_bandwidth_gbps = 0;  // Gb/s per port, one direction
   double latency_us = 0;           // per switch traversal
-  double oversubscription = 1;     // down:up ratio at this tier (1 = non-blocking)
+  double oversubscription = 1;     // down:up port split of this tier's switches (1 = non-blocking;
+                                   // the top tier has no up-links: 1)
 };
 
 struct StorageSystem {
@@ -51,6 +52,7 @@ struct SystemDescription {
   std::string name;
   std::string description;
   std::string path;                 // where it was read from
+  std::string text;                 // the file, verbatim (stored in the results file)
   int nodes = 0;
   int gpus_per_node = 0;
   int nvlink_domain = 0;            // GPUs sharing one NVLink domain (8: HGX node, 72: NVL72 rack)
@@ -68,8 +70,6 @@ struct SystemDescription {
 };
 
 // Parses a description. Throws InputError (file:line:col) on the first problem.
-// (Implemented in results/system.cpp by the full-scale work; declared here so that
-// benchmarks can be written against the data now.)
 SystemDescription load_system(const std::string& yaml_text, const std::string& path);
 SystemDescription load_system_file(const std::string& path);
 

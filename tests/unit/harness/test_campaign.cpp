@@ -162,3 +162,19 @@ TEST(Registry, EveryBenchmarkIsCompleteAndListsCommonParameters) {
   EXPECT_NE(std::find(it->point_metrics.begin(), it->point_metrics.end(), "busbw_oop"), it->point_metrics.end());
   EXPECT_NE(std::find(it->point_keys.begin(), it->point_keys.end(), "bytes"), it->point_keys.end());
 }
+
+TEST(Campaign, SystemNamesADescriptionFileOrABareName) {
+  const std::string dir = GPUACCEPT_SOURCE_DIR "/configs";
+  const Campaign named = load_campaign(std::string("campaign: t\nsystem: systems/phase1-8500.yaml\n") +
+                                           "benchmarks:\n  - benchmark: gemm\n",
+                                       dir + "/c.yaml", registry());
+  ASSERT_NE(named.system_description, nullptr);
+  EXPECT_EQ(named.system, "phase1-8500");
+  EXPECT_EQ(named.system_description->nodes, 1063);
+  const Campaign bare = load("campaign: t\nsystem: local\nbenchmarks:\n  - benchmark: gemm\n");
+  EXPECT_EQ(bare.system, "local");
+  EXPECT_EQ(bare.system_description, nullptr);
+  // A missing description is named where the campaign names it.
+  EXPECT_EQ(error_of("campaign: t\nsystem: nope.yaml\nbenchmarks:\n  - benchmark: gemm\n"),
+            "c.yaml:2:9: system: nope.yaml: no such system description");
+}

@@ -76,6 +76,8 @@ RunInfo make_run() {
   run.campaign_path = "configs/local.yaml";
   run.contract_yaml = "";
   run.contract_path = "";
+  run.system_yaml = "system: tiny\nnodes: 4\n";
+  run.system_path = "configs/systems/tiny.yaml";
   run.versions = {{"hdf5", "1.10.8"}, {"mpi", "Open MPI v4.1.4"}, {"empty", ""}};
   for (int i = 0; i < 40; ++i) run.environment["OMPI_VAR_" + std::to_string(i)] = std::to_string(i);
   run.environment["CUDA_VISIBLE_DEVICES"] = "0,1,2,3";
@@ -211,6 +213,8 @@ void expect_same_run(const RunInfo& a, const RunInfo& b) {
   EXPECT_EQ(a.campaign_path, b.campaign_path);
   EXPECT_EQ(a.contract_yaml, b.contract_yaml);
   EXPECT_EQ(a.contract_path, b.contract_path);
+  EXPECT_EQ(a.system_yaml, b.system_yaml);
+  EXPECT_EQ(a.system_path, b.system_path);
   EXPECT_EQ(a.versions, b.versions);
   EXPECT_EQ(a.environment, b.environment);
   ASSERT_EQ(a.ranks.size(), b.ranks.size());

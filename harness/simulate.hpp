@@ -1,0 +1,49 @@
+// `gpuaccept simulate CAMPAIGN.yaml`: the StepResults a real run of the campaign would store, on
+// the machine its system description names, from the model in sim/ (docs/simulation.md), with
+// injected faults; written through the same HDF5 store, so check/report/compare read it as they
+// read a real run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness/campaign.hpp"
+#include "results/step_result.hpp"
+#include "results/system.hpp"
+
+namespace gpuaccept::harness {
+
+enum class FaultKind { slow_gpu, throttling_node, dead_node, degraded_link };
+
+struct Fault {
+  FaultKind kind = FaultKind::slow_gpu;
+  int node = 0;
+  int gpu = -1;  // slow_gpu: the local GPU
+  double factor =
+      1;  // slow_gpu, throttling_node: compute rate x factor; degraded_link: NIC bandwidth x factor
+};
+
+// faults.yaml: `faults: [{kind: slow_gpu, node: 12, gpu: 3, factor: 0.7}, {kind: dead_node, node: 7}, ...]`.
+// Checked against the system (node and GPU in range). Throws InputError at file:line:col.
+std::vector<Fault> load_faults(const std::string& text, const std::string& path,
+                               const SystemDescription& system);
+
+struct SimulateOptions {
+  std::string campaign_path;
+  std::string output;       // results file; "" = <output_dir>/<campaign>-sim-<time>.h5
+  std::string faults_path;  // "" = a healthy machine
+  std::uint64_t seed = 1;
+  double gpu_spread = 0.01;  // coefficient of variation of per-GPU compute rates
+  // A real results file (e.g. one node measured on real hardware): per dtype, its GEMM TFLOP/s
+  // median and coefficient of variation over ranks replace the peak x 0.75 and the spread.
+  std::string calibrate_path;
+  std::string command_line;
+};
+
+// The host name the simulator gives node i: "node00042".
+std::string simulated_host(int node);
+
+// Simulates every planned step and writes the results file. Returns its path.
+std::string simulate_campaign(const SimulateOptions& options);
+
+}  // namespace gpuaccept::harness
