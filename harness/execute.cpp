@@ -114,16 +114,40 @@ std::vector<std::byte> pack(const RecordLayout& layout, const suites::BenchmarkD
   return record;
 }
 
-// The parameters that tell steps apart on a progress line: the common timing parameters are
-// the same for most steps and are shown by `plan` and `show`.
-std::string progress_params(const Params& params) {
-  Params shown;
-  for (const auto& [name, value] : params)
-    if (name != suites::kWarmupParam && name != suites::kIterationsParam && name != suites::kTimeoutParam &&
-        name != suites::kSeedParam)
-      shown.emplace(name, value);
-  return format_params(shown);
-}
+// The parameters that tell steps apart on a progress line: those whose value differs from the
+// benchmark's default or varies among the campaign's steps of that benchmark (so that a sweep
+// over dtype shows dtype=fp64 too). Everything else is the benchmark's default, shown in full
+// by `plan` and `show`; with 15 parameters per collective step the full list buried the figure.
+class ProgressParams {
+ public:
+  ProgressParams(const std::vector<Step>& steps, const suites::Registry& registry) {
+    std::map<std::string, std::map<std::string, std::string>, std::less<>> first;  // benchmark -> param -> value
+    for (const Step& step : steps) {
+      auto& seen = first[step.benchmark];
+      for (const auto& [name, value] : step.params) {
+        const std::string text = format_value(value);
+        const auto [it, added] = seen.emplace(name, text);
+        if (!added && it->second != text) shown_[step.benchmark].insert(name);
+      }
+      if (const auto* def = registry.find(step.benchmark))
+        for (const auto& spec : def->params)
+          if (const auto it = step.params.find(spec.name);
+              it != step.params.end() && format_value(it->second) != format_value(spec.default_value))
+            shown_[step.benchmark].insert(spec.name);
+    }
+  }
+  std::string operator()(const Step& step) const {
+    const auto names = shown_.find(step.benchmark);
+    Params shown;
+    if (names != shown_.end())
+      for (const auto& [name, value] : step.params)
+        if (names->second.count(name)) shown.emplace(name, value);
+    return format_params(shown);
+  }
+
+ private:
+  std::map<std::string, std::set<std::string>, std::less<>> shown_;
+};
 
 std::string status_word(Status s) {
   std::string w(to_string(s));
@@ -436,6 +460,7 @@ int run_campaign(const RunOptions& options) {
     std::cout << fmt::format("results: {}\n", opened.message) << std::flush;
   }
 
+  const ProgressParams progress_params(steps, registry);
   Watchdog watchdog;
   const std::size_t width = std::to_string(steps.size()).size();
   for (const Step& step : steps) {
@@ -486,7 +511,7 @@ int run_campaign(const RunOptions& options) {
           }
           std::cout << fmt::format("[{:>{}}/{}] {:<10} {}  TIMEOUT after {:g} s: stopping the run (exit 3)\n",
                                    step.index + 1, width, steps.size(), step.benchmark,
-                                   progress_params(step.params), timeout)
+                                   progress_params(step), timeout)
                     << std::flush;
         } else {
           // Let the writer rank record the timeout before the launcher tears the job down.
@@ -527,7 +552,7 @@ int run_campaign(const RunOptions& options) {
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::string line = fmt::format("[{:>{}}/{}] {:<10} {}  {:.2f} s  {}", step.index + 1, width, steps.size(),
-                                   step.benchmark, progress_params(step.params), elapsed, status_word(result.status));
+                                   step.benchmark, progress_params(step), elapsed, status_word(result.status));
     if (result.status == Status::ok) {
       if (auto h = headline(def, result); !h.empty()) line += "  " + h;
     } else {
