@@ -27,6 +27,11 @@ std::string expected_text(const ParamSpec& spec) {
     case ParamType::boolean: what = "true or false"; break;
     case ParamType::text:
       what = spec.choices.empty() ? "a string" : "one of: " + fmt::format("{}", fmt::join(spec.choices, ", "));
+      if (!spec.sets.empty()) {
+        std::vector<std::string> names;
+        for (const auto& [name, members] : spec.sets) names.push_back(name);
+        what += fmt::format(" (or a set: {})", fmt::join(names, ", "));
+      }
       break;
   }
   if (spec.min && spec.max) what += fmt::format(" in [{:g}, {:g}]", *spec.min, *spec.max);
@@ -104,11 +109,20 @@ ParamValue convert(const YAML::Node& node, const ParamSpec& spec, const std::str
 
 std::vector<ParamValue> convert_values(const YAML::Node& node, const ParamSpec& spec, const std::string& file) {
   std::vector<ParamValue> values;
+  // A scalar naming one of the parameter's sets expands to its members.
+  const auto add = [&](const YAML::Node& item) {
+    if (spec.type == ParamType::text && item.IsScalar())
+      if (const auto set = spec.sets.find(item.Scalar()); set != spec.sets.end()) {
+        for (const auto& member : set->second) values.emplace_back(member);
+        return;
+      }
+    values.push_back(convert(item, spec, file));
+  };
   if (node.IsSequence()) {
     if (node.size() == 0) yaml::fail(node, file, fmt::format("parameter '{}': the list is empty", spec.name));
-    for (const auto& item : node) values.push_back(convert(item, spec, file));
+    for (const auto& item : node) add(item);
   } else {
-    values.push_back(convert(node, spec, file));
+    add(node);
   }
   return values;
 }

@@ -178,3 +178,24 @@ TEST(Campaign, SystemNamesADescriptionFileOrABareName) {
   EXPECT_EQ(error_of("campaign: t\nsystem: nope.yaml\nbenchmarks:\n  - benchmark: gemm\n"),
             "c.yaml:2:9: system: nope.yaml: no such system description");
 }
+
+TEST(Campaign, ANamedSetExpandsToItsMembersInOrder) {
+  const Campaign c = load(
+      "campaign: t\n"
+      "benchmarks:\n"
+      "  - benchmark: gemm\n"
+      "    params: {shape: square, dtype: fp32}\n"
+      "  - benchmark: gemm\n"
+      "    params: {shape: [square-1024, llama70b], dtype: fp32}\n");
+  ASSERT_EQ(c.entries.size(), 2u);
+  std::vector<std::string> square;
+  for (const auto& p : c.entries[0].expanded) square.push_back(std::get<std::string>(p.at("shape")));
+  EXPECT_EQ(square, (std::vector<std::string>{"square-1024", "square-2048", "square-4096", "square-8192", "square-16384"}));
+  ASSERT_EQ(c.entries[1].expanded.size(), 9u);  // one named shape and the eight Llama-70B GEMMs
+  EXPECT_EQ(std::get<std::string>(c.entries[1].expanded[0].at("shape")), "square-1024");
+  EXPECT_EQ(std::get<std::string>(c.entries[1].expanded[1].at("shape")), "llama70b-qkv-t4096");
+  // An unknown name is still an error that offers the sets.
+  const std::string e = error_of("campaign: t\nbenchmarks:\n  - benchmark: gemm\n    params: {shape: squares}\n");
+  EXPECT_NE(e.find("c.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(e.find("or a set: llama70b, square"), std::string::npos) << e;
+}
