@@ -43,9 +43,10 @@ using collectives::RedOp;
 // so that node/rail/pairs scopes can be exercised on one machine. Recorded with the run's
 // environment (GPUACCEPT_ variables are kept).
 constexpr const char* kFakeRanksPerNode = "GPUACCEPT_FAKE_RANKS_PER_NODE";
-// Test-only, with the fake layout only: the ranks of this fake host wait 20 ms before every
-// timed operation (a slow node for the bisect test).
+// Test-only, with the fake layout only: the ranks of this fake host wait 20 ms (or
+// GPUACCEPT_FAKE_SLOW_DELAY_MS) before every timed operation (a slow node for the bisect test).
 constexpr const char* kFakeSlowHost = "GPUACCEPT_FAKE_SLOW_HOST";
+constexpr const char* kFakeSlowDelay = "GPUACCEPT_FAKE_SLOW_DELAY_MS";
 
 collectives::CollectiveConfig config_of(CollectiveOp op, const Params& p, const kernels::TimingPolicy& timing) {
   collectives::CollectiveConfig c;
@@ -310,7 +311,10 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
   const auto hosts = step_hosts(ctx);
   const char* fake = std::getenv(kFakeRanksPerNode);
   const char* slow_host = std::getenv(kFakeSlowHost);
-  if (fake && slow_host && hosts[static_cast<std::size_t>(ctx.rank)] == slow_host) cfg.injected_delay_s = 20e-3;
+  if (fake && slow_host && hosts[static_cast<std::size_t>(ctx.rank)] == slow_host) {
+    const char* delay_ms = std::getenv(kFakeSlowDelay);
+    cfg.injected_delay_s = (delay_ms ? std::clamp(std::atof(delay_ms), 0.0, 10000.0) : 20.0) * 1e-3;
+  }
   std::vector<std::string_view> host_views(hosts.begin(), hosts.end());
   const auto places = collectives::places_from_hosts(host_views);
   auto groups = collectives::plan_scope(scope, places, options);

@@ -226,12 +226,14 @@ class Scopes(CollectiveCase):
             campaign: bisect
             system: local
             benchmarks:
-              - {benchmark: allreduce, params: {min_bytes: 64K, max_bytes: 64K, iterations: 4, warmup: 1, scope: bisect, in_place: false, min_busbw: 0.02}}
+              - {benchmark: allreduce, params: {min_bytes: 1M, max_bytes: 1M, iterations: 4, warmup: 1, scope: bisect, in_place: false, min_busbw: 0.03}}
             """)
-        # The planted node costs 20 ms per operation (busbw ~0.005 GB/s); a healthy group on a
-        # loaded 2-core machine stays above 0.05: an explicit bound 10x from each side.
+        # The planted node costs 100 ms per operation (busbw ~0.01 GB/s at 1 MiB); a healthy
+        # group of 8 processes on a loaded 2-core machine loses a few scheduler quanta per
+        # operation (~10 ms, busbw ~0.1): the explicit bound sits 3x from each side.
         out = self.path("bisect.h5")
-        result = mpirun(8, "run", campaign, "-o", out, env=dict(FAKE, GPUACCEPT_FAKE_SLOW_HOST="host-2"))
+        result = mpirun(8, "run", campaign, "-o", out,
+                        env=dict(FAKE, GPUACCEPT_FAKE_SLOW_HOST="host-2", GPUACCEPT_FAKE_SLOW_DELAY_MS="100"))
         self.assertExit(result, 0)
         self.assertIn("# bisect: suspected: host-2\n", result.stdout)
         with h5py.File(out, "r") as f:

@@ -54,7 +54,10 @@ TEST(PairingPlan, PlansSixtyTwoThousandNodesQuickly) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(groups.size(), 3u * 31250u);
   EXPECT_EQ(groups.back().ranks.size(), 16u);
-  EXPECT_LT(seconds, 1.0);
+  // A bound against a quadratic plan (which would take minutes at this size), not a speed target:
+  // generous enough for a Debug build under the sanitizers on a loaded 2-core machine. The
+  // speed itself is measured by `gpuaccept plan --system` (docs/simulation.md).
+  EXPECT_LT(seconds, 20.0);
 }
 
 TEST(Scopes, WorldNodeRailOnFourNodesOfTwo) {
