@@ -40,7 +40,8 @@ struct FaultMap {
   std::vector<float> gpu_rate;  // per global GPU
   std::vector<char> node_dead;  // per node
   std::vector<float> nic_rate;  // per node: its NICs' rate (degraded_link without a peer)
-  std::map<std::pair<int, int>, double> link_rate;  // (a < b): the path between two nodes (degraded_link a-peer)
+  std::map<std::pair<int, int>, double>
+      link_rate;  // (a < b): the path between two nodes (degraded_link a-peer)
 };
 
 FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults) {
@@ -199,15 +200,24 @@ constexpr double kP99OverMean = 1 + 2.326 * kCollectiveIterationCv;  // normal i
 sim::CollectiveOp model_op(collectives::CollectiveOp op) {
   using C = collectives::CollectiveOp;
   switch (op) {
-    case C::allreduce: return sim::CollectiveOp::allreduce;
-    case C::allgather: return sim::CollectiveOp::allgather;
-    case C::reducescatter: return sim::CollectiveOp::reducescatter;
-    case C::alltoall: return sim::CollectiveOp::alltoall;
-    case C::broadcast: return sim::CollectiveOp::broadcast;
-    case C::reduce: return sim::CollectiveOp::reduce;
-    case C::gather: return sim::CollectiveOp::gather;
-    case C::scatter: return sim::CollectiveOp::scatter;
-    case C::sendrecv: return sim::CollectiveOp::sendrecv;
+    case C::allreduce:
+      return sim::CollectiveOp::allreduce;
+    case C::allgather:
+      return sim::CollectiveOp::allgather;
+    case C::reducescatter:
+      return sim::CollectiveOp::reducescatter;
+    case C::alltoall:
+      return sim::CollectiveOp::alltoall;
+    case C::broadcast:
+      return sim::CollectiveOp::broadcast;
+    case C::reduce:
+      return sim::CollectiveOp::reduce;
+    case C::gather:
+      return sim::CollectiveOp::gather;
+    case C::scatter:
+      return sim::CollectiveOp::scatter;
+    case C::sendrecv:
+      return sim::CollectiveOp::sendrecv;
   }
   return sim::CollectiveOp::allreduce;
 }
@@ -221,9 +231,11 @@ bool crosses(collectives::CollectiveOp op, const std::vector<int>& nodes, int ro
   const auto ib = std::find(nodes.begin(), nodes.end(), b);
   if (ia == nodes.end() || ib == nodes.end()) return false;
   switch (op) {
-    case collectives::CollectiveOp::alltoall: return true;
+    case collectives::CollectiveOp::alltoall:
+      return true;
     case collectives::CollectiveOp::gather:
-    case collectives::CollectiveOp::scatter: return a == root_node || b == root_node;
+    case collectives::CollectiveOp::scatter:
+      return a == root_node || b == root_node;
     default: {
       const auto d = std::abs(ia - ib);
       return d == 1 || d == static_cast<std::ptrdiff_t>(nodes.size()) - 1;
@@ -241,19 +253,21 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
                            const std::vector<collectives::RankPlace>& places, const FaultMap& faults,
                            std::mt19937_64& rng) {
   const std::string scope_text = param_text(r.params, "scope");
-  const auto scope =
-      collectives::scope_from_string(scope_text.empty() ? "world" : scope_text).value_or(collectives::CollectiveScope::world);
+  const auto scope = collectives::scope_from_string(scope_text.empty() ? "world" : scope_text)
+                         .value_or(collectives::CollectiveScope::world);
   if (scope == collectives::CollectiveScope::bisect) {
     r.status = Status::skipped;
-    r.reason = "scope bisect is not modelled by the simulator: each of its stages is planned from what the "
-               "previous one measured (docs/simulation.md)";
+    r.reason =
+        "scope bisect is not modelled by the simulator: each of its stages is planned from what the "
+        "previous one measured (docs/simulation.md)";
     return 0;
   }
   const std::size_t n = places.size();
   per_rank_columns(r, def, n);
   collectives::ScopeOptions options;
   options.domain = static_cast<int>(param_number(r.params, "domain"));
-  if (r.params.count("pair_rounds")) options.pair_rounds = static_cast<int>(param_number(r.params, "pair_rounds"));
+  if (r.params.count("pair_rounds"))
+    options.pair_rounds = static_cast<int>(param_number(r.params, "pair_rounds"));
   const std::vector<collectives::ScopeGroup> groups = collectives::plan_scope(scope, places, options);
 
   // Per rank, as the real run: its first communicator (in round order) and that one's size.
@@ -277,14 +291,16 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
     for (const auto& g : groups) smallest = std::min(smallest, g.ranks.size());
     if (root >= static_cast<int>(smallest)) {
       r.status = Status::error;
-      r.reason = fmt::format("root {} is not a rank of every communicator of scope {} (the smallest has {} rank(s))",
-                             root, to_string(scope), smallest);
+      r.reason =
+          fmt::format("root {} is not a rank of every communicator of scope {} (the smallest has {} rank(s))",
+                      root, to_string(scope), smallest);
       r.per_rank.find("status")->values.assign(n, static_cast<double>(Status::error));
       return 0;
     }
   }
 
-  const auto dtype = collectives::datatype_from_string(param_text(r.params, "dtype")).value_or(collectives::DataType::fp32);
+  const auto dtype =
+      collectives::datatype_from_string(param_text(r.params, "dtype")).value_or(collectives::DataType::fp32);
   const std::size_t elem = collectives::size_of(dtype);
   collectives::Sweep sweep;
   sweep.min_bytes = static_cast<std::int64_t>(param_number(r.params, "min_bytes"));
@@ -296,8 +312,9 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
     const auto it = r.params.find("in_place");
     return it != r.params.end() && std::holds_alternative<bool>(it->second) && std::get<bool>(it->second);
   }();
-  const double runs = (param_number(r.params, suites::kWarmupParam) + param_number(r.params, suites::kIterationsParam) + 1) *
-                      (in_place ? 2 : 1);
+  const double runs =
+      (param_number(r.params, suites::kWarmupParam) + param_number(r.params, suites::kIterationsParam) + 1) *
+      (in_place ? 2 : 1);
 
   // Link sharing between the groups that run at once over the fabric: each round of pairs.
   const double node_gbs = topology.node_network_gbs();
@@ -314,7 +331,8 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
                            places[static_cast<std::size_t>(ranks.back())].node);
       }
       const std::vector<double> flows = topology.concurrent_flow_gbs(pairs);
-      for (std::size_t i = 0; i < members.size(); ++i) contention[members[i]] = std::min(1.0, flows[i] / node_gbs);
+      for (std::size_t i = 0; i < members.size(); ++i)
+        contention[members[i]] = std::min(1.0, flows[i] / node_gbs);
     }
   }
   // A rail is one GPU per node: its NIC, not the node's NICs together.
@@ -360,8 +378,12 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
     comm.nvlink_domain_only = comm.top_tier == 0;
     double fault = 1;
     if (!comm.nvlink_domain_only) {
-      for (int node : nodes) fault = std::min(fault, static_cast<double>(faults.nic_rate[static_cast<std::size_t>(node)]));
-      const int root_node = rooted && root < size ? places[static_cast<std::size_t>(group.ranks[static_cast<std::size_t>(root)])].node : -1;
+      for (int node : nodes)
+        fault = std::min(fault, static_cast<double>(faults.nic_rate[static_cast<std::size_t>(node)]));
+      const int root_node =
+          rooted && root < size
+              ? places[static_cast<std::size_t>(group.ranks[static_cast<std::size_t>(root)])].node
+              : -1;
       for (const auto& [link, rate] : faults.link_rate)
         if (crosses(op, nodes, root_node, link.first, link.second)) fault = std::min(fault, rate);
     }
@@ -373,8 +395,7 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
       const collectives::MessageShape shape = collectives::message_shape(op, want, elem, size);
       if (shape.bytes == previous) continue;  // rounded onto the previous size, as the real run skips it
       previous = shape.bytes;
-      const double time_us =
-          model.estimate(mop, comm, shape.bytes).time_us * std::max(0.5, spread(rng));
+      const double time_us = model.estimate(mop, comm, shape.bytes).time_us * std::max(0.5, spread(rng));
       const double algbw = static_cast<double>(shape.bytes) / (time_us * 1e3);
       col(0).push_back(static_cast<double>(g));
       col(1).push_back(group.round);
@@ -462,11 +483,12 @@ std::vector<Fault> load_faults(const std::string& text, const std::string& path,
       const auto peer = yaml::get_int(item["peer"], path, "peer");
       if (peer < 0 || peer >= system.nodes || peer == node)
         yaml::fail(item["peer"], path,
-                   fmt::format("peer: expected another node, 0..{} but not {}, found {}", system.nodes - 1, node,
-                               peer));
+                   fmt::format("peer: expected another node, 0..{} but not {}, found {}", system.nodes - 1,
+                               node, peer));
       f.peer = static_cast<int>(peer);
     } else if (item["peer"]) {
-      yaml::fail(item["peer"], path, fmt::format("peer: only a degraded_link names a peer node, not {}", kind));
+      yaml::fail(item["peer"], path,
+                 fmt::format("peer: only a degraded_link names a peer node, not {}", kind));
     }
     if (f.kind != FaultKind::dead_node) {
       if (!item["factor"]) yaml::fail(item, path, fmt::format("{} needs 'factor' (0 < factor <= 1)", kind));
