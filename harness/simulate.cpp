@@ -8,7 +8,12 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
+#include <utility>
 
+#include "collectives/collective.hpp"
+#include "collectives/scopes.hpp"
+#include "collectives/types.hpp"
 #include "harness/plan.hpp"
 #include "harness/version.hpp"
 #include "results/stats.hpp"
@@ -34,14 +39,16 @@ double wall_seconds() {
 struct FaultMap {
   std::vector<float> gpu_rate;  // per global GPU
   std::vector<char> node_dead;  // per node
-  double link_factor = 1;       // worst degraded link: the ring's bottleneck
-  int degraded_node = -1;
+  std::vector<float> nic_rate;  // per node: its NICs' rate (degraded_link without a peer)
+  std::map<std::pair<int, int>, double>
+      link_rate;  // (a < b): the path between two nodes (degraded_link a-peer)
 };
 
 FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults) {
   FaultMap m;
   m.gpu_rate.assign(static_cast<std::size_t>(s.total_gpus()), 1.0f);
   m.node_dead.assign(static_cast<std::size_t>(s.nodes), 0);
+  m.nic_rate.assign(static_cast<std::size_t>(s.nodes), 1.0f);
   for (const auto& f : faults) {
     const std::size_t first = static_cast<std::size_t>(f.node) * static_cast<std::size_t>(s.gpus_per_node);
     switch (f.kind) {
@@ -56,9 +63,11 @@ FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults)
         m.node_dead[static_cast<std::size_t>(f.node)] = 1;
         break;
       case FaultKind::degraded_link:
-        if (f.factor < m.link_factor) {
-          m.link_factor = f.factor;
-          m.degraded_node = f.node;
+        if (f.peer < 0) {
+          m.nic_rate[static_cast<std::size_t>(f.node)] *= static_cast<float>(f.factor);
+        } else {
+          auto [it, fresh] = m.link_rate.emplace(std::minmax(f.node, f.peer), f.factor);
+          if (!fresh) it->second *= f.factor;
         }
         break;
     }
@@ -182,67 +191,245 @@ void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemD
   mark_dead_ranks(r, s, faults);
 }
 
-// World scope (one group), as the collectives layout note defines the points table.
-void simulate_allreduce(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
-                        const sim::Topology& topology, const FaultMap& faults) {
-  const std::size_t n = static_cast<std::size_t>(s.total_gpus());
+// Group-to-group spread of a collective's time (identical node pairs measured by nccl-tests
+// differ by about this much), and the iteration-to-iteration spread behind time_p99/time_cv.
+constexpr double kCollectiveGroupSpread = 0.005;
+constexpr double kCollectiveIterationCv = 0.01;
+constexpr double kP99OverMean = 1 + 2.326 * kCollectiveIterationCv;  // normal iterations
+
+sim::CollectiveOp model_op(collectives::CollectiveOp op) {
+  using C = collectives::CollectiveOp;
+  switch (op) {
+    case C::allreduce:
+      return sim::CollectiveOp::allreduce;
+    case C::allgather:
+      return sim::CollectiveOp::allgather;
+    case C::reducescatter:
+      return sim::CollectiveOp::reducescatter;
+    case C::alltoall:
+      return sim::CollectiveOp::alltoall;
+    case C::broadcast:
+      return sim::CollectiveOp::broadcast;
+    case C::reduce:
+      return sim::CollectiveOp::reduce;
+    case C::gather:
+      return sim::CollectiveOp::gather;
+    case C::scatter:
+      return sim::CollectiveOp::scatter;
+    case C::sendrecv:
+      return sim::CollectiveOp::sendrecv;
+  }
+  return sim::CollectiveOp::allreduce;
+}
+
+// Whether a group's traffic crosses the path between nodes a and b (`nodes`: the group's
+// distinct nodes in communicator order). Rings (and trees' chains, and sendrecv's shift) join
+// neighbours, the last back to the first; alltoall joins every two nodes; gather and scatter
+// join the root's node with every other.
+bool crosses(collectives::CollectiveOp op, const std::vector<int>& nodes, int root_node, int a, int b) {
+  const auto ia = std::find(nodes.begin(), nodes.end(), a);
+  const auto ib = std::find(nodes.begin(), nodes.end(), b);
+  if (ia == nodes.end() || ib == nodes.end()) return false;
+  switch (op) {
+    case collectives::CollectiveOp::alltoall:
+      return true;
+    case collectives::CollectiveOp::gather:
+    case collectives::CollectiveOp::scatter:
+      return a == root_node || b == root_node;
+    default: {
+      const auto d = std::abs(ia - ib);
+      return d == 1 || d == static_cast<std::ptrdiff_t>(nodes.size()) - 1;
+    }
+  }
+}
+
+// A collective step at any scope but bisect: the communicators a real run forms
+// (collectives::plan_scope on the simulated rank layout), each timed by the model with the link
+// sharing of its round and the faults on its nodes and links, stored as suites/collectives.cpp
+// stores them (points table, group_ranks, per-rank wrong/ranks/group/suspect). Returns the
+// simulated duration of the step in seconds.
+double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, collectives::CollectiveOp op,
+                           const SystemDescription& s, const sim::Topology& topology,
+                           const std::vector<collectives::RankPlace>& places, const FaultMap& faults,
+                           std::mt19937_64& rng) {
+  const std::string scope_text = param_text(r.params, "scope");
+  const auto scope = collectives::scope_from_string(scope_text.empty() ? "world" : scope_text)
+                         .value_or(collectives::CollectiveScope::world);
+  if (scope == collectives::CollectiveScope::bisect) {
+    r.status = Status::skipped;
+    r.reason =
+        "scope bisect is not modelled by the simulator: each of its stages is planned from what the "
+        "previous one measured (docs/simulation.md)";
+    return 0;
+  }
+  const std::size_t n = places.size();
   per_rank_columns(r, def, n);
-  r.per_rank.find("wrong")->values.assign(n, 0.0);
-  r.per_rank.find("ranks")->values.assign(n, static_cast<double>(n));
-  if (Column* group = r.per_rank.find("group")) group->values.assign(n, 0.0);  // world: one group
-  const sim::CollectiveModel model(s, topology);
-  sim::CommShape comm = model.shape(static_cast<long long>(n), s.gpus_per_node);
-  comm.network_share = faults.link_factor;  // a ring runs at the pace of its slowest link
+  collectives::ScopeOptions options;
+  options.domain = static_cast<int>(param_number(r.params, "domain"));
+  if (r.params.count("pair_rounds"))
+    options.pair_rounds = static_cast<int>(param_number(r.params, "pair_rounds"));
+  const std::vector<collectives::ScopeGroup> groups = collectives::plan_scope(scope, places, options);
+
+  // Per rank, as the real run: its first communicator (in round order) and that one's size.
+  if (Column* c = r.per_rank.find("wrong")) c->values.assign(n, 0.0);
+  Column* rank_group = r.per_rank.find("group");
+  Column* rank_size = r.per_rank.find("ranks");
+  if (rank_group) rank_group->values.assign(n, -1.0);
+  if (rank_size) rank_size->values.assign(n, 0.0);
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    for (int rank : groups[g].ranks) {
+      const auto at = static_cast<std::size_t>(rank);
+      if (rank_group && rank_group->values[at] >= 0) continue;
+      if (rank_group) rank_group->values[at] = static_cast<double>(g);
+      if (rank_size) rank_size->values[at] = static_cast<double>(groups[g].ranks.size());
+    }
+
+  const bool rooted = collectives::is_rooted(op);
+  const int root = rooted ? static_cast<int>(param_number(r.params, "root")) : 0;
+  if (rooted) {  // the real run refuses before any communicator exists
+    std::size_t smallest = groups.empty() ? 0 : groups.front().ranks.size();
+    for (const auto& g : groups) smallest = std::min(smallest, g.ranks.size());
+    if (root >= static_cast<int>(smallest)) {
+      r.status = Status::error;
+      r.reason =
+          fmt::format("root {} is not a rank of every communicator of scope {} (the smallest has {} rank(s))",
+                      root, to_string(scope), smallest);
+      r.per_rank.find("status")->values.assign(n, static_cast<double>(Status::error));
+      return 0;
+    }
+  }
+
+  const auto dtype =
+      collectives::datatype_from_string(param_text(r.params, "dtype")).value_or(collectives::DataType::fp32);
+  const std::size_t elem = collectives::size_of(dtype);
+  collectives::Sweep sweep;
+  sweep.min_bytes = static_cast<std::int64_t>(param_number(r.params, "min_bytes"));
+  sweep.max_bytes = static_cast<std::int64_t>(param_number(r.params, "max_bytes"));
+  sweep.factor = param_number(r.params, "factor");
+  sweep.step_bytes = static_cast<std::int64_t>(param_number(r.params, "step_bytes"));
+  const std::vector<std::int64_t> requested = collectives::sweep_sizes(sweep, elem);
   const bool in_place = [&] {
     const auto it = r.params.find("in_place");
     return it != r.params.end() && std::holds_alternative<bool>(it->second) && std::get<bool>(it->second);
   }();
-  const double factor = std::max(1.01, param_number(r.params, "factor"));
-  const auto min_bytes = static_cast<std::int64_t>(param_number(r.params, "min_bytes"));
-  const auto max_bytes = static_cast<std::int64_t>(param_number(r.params, "max_bytes"));
-  const std::string dtype = param_text(r.params, "dtype");
-  const int elem = dtype == "fp64" || dtype == "int64" || dtype == "uint64" ? 8
-                   : dtype == "fp16" || dtype == "bf16"                     ? 2
-                   : dtype == "int8" || dtype == "uint8"                    ? 1
-                                                                            : 4;
+  const double runs =
+      (param_number(r.params, suites::kWarmupParam) + param_number(r.params, suites::kIterationsParam) + 1) *
+      (in_place ? 2 : 1);
+
+  // Link sharing between the groups that run at once over the fabric: each round of pairs.
+  const double node_gbs = topology.node_network_gbs();
+  std::vector<double> contention(groups.size(), 1.0);
+  if (scope == collectives::CollectiveScope::pairs) {
+    std::map<int, std::vector<std::size_t>> rounds;
+    for (std::size_t g = 0; g < groups.size(); ++g) rounds[groups[g].round].push_back(g);
+    for (const auto& [round, members] : rounds) {
+      std::vector<std::pair<int, int>> pairs;
+      pairs.reserve(members.size());
+      for (std::size_t g : members) {
+        const auto& ranks = groups[g].ranks;
+        pairs.emplace_back(places[static_cast<std::size_t>(ranks.front())].node,
+                           places[static_cast<std::size_t>(ranks.back())].node);
+      }
+      const std::vector<double> flows = topology.concurrent_flow_gbs(pairs);
+      for (std::size_t i = 0; i < members.size(); ++i)
+        contention[members[i]] = std::min(1.0, flows[i] / node_gbs);
+    }
+  }
+  // A rail is one GPU per node: its NIC, not the node's NICs together.
+  const double base_share =
+      scope == collectives::CollectiveScope::rail ? 1.0 / std::max(1, s.nics_per_node) : 1.0;
+
   Table& t = r.points;
   for (const char* key : {"group", "round", "nodes", "bytes", "count"})
     t.column(key, std::string_view(key) == "bytes" ? "B" : "", true, Better::none);
-  for (const char* ph : {"oop", "ip"}) {
-    if (std::string_view(ph) == "ip" && !in_place) continue;
-    t.column(fmt::format("time_{}", ph), "us", false, Better::lower);
-    t.column(fmt::format("algbw_{}", ph), "GB/s", false, Better::higher);
-    t.column(fmt::format("busbw_{}", ph), "GB/s", false, Better::higher);
-    t.column(fmt::format("wrong_{}", ph), "", false, Better::lower);
-    t.column(fmt::format("time_p99_{}", ph), "us", false, Better::lower);
-    t.column(fmt::format("time_cv_{}", ph), "", false, Better::lower);
+  std::vector<std::string> phases = {"oop"};
+  if (in_place) phases.push_back("ip");
+  for (const auto& ph : phases) {
+    t.column("time_" + ph, "us", false, Better::lower);
+    t.column("algbw_" + ph, "GB/s", false, Better::higher);
+    t.column("busbw_" + ph, "GB/s", false, Better::higher);
+    t.column("wrong_" + ph, "", true, Better::lower);
+    t.column("time_p99_" + ph, "us", false, Better::lower);
+    t.column("time_cv_" + ph, "", false, Better::lower);
   }
-  for (double b = static_cast<double>(min_bytes); b <= static_cast<double>(max_bytes) * 1.0000001;
-       b *= factor) {
-    const std::int64_t count = std::max<std::int64_t>(1, static_cast<std::int64_t>(b) / elem);
-    const std::int64_t bytes = count * elem;
-    const sim::Estimate e = model.estimate(sim::CollectiveOp::allreduce, comm, bytes);
-    t.find("group")->values.push_back(0);
-    t.find("round")->values.push_back(0);
-    t.find("nodes")->values.push_back(s.nodes);
-    t.find("bytes")->values.push_back(static_cast<double>(bytes));
-    t.find("count")->values.push_back(static_cast<double>(count));
-    for (const char* ph : {"oop", "ip"}) {
-      if (std::string_view(ph) == "ip" && !in_place) continue;
-      t.find(fmt::format("time_{}", ph))->values.push_back(e.time_us);
-      t.find(fmt::format("algbw_{}", ph))->values.push_back(e.algbw_gbs);
-      t.find(fmt::format("busbw_{}", ph))->values.push_back(e.busbw_gbs);
-      t.find(fmt::format("wrong_{}", ph))->values.push_back(0);
-      t.find(fmt::format("time_p99_{}", ph))->values.push_back(e.time_us * 1.02);
-      t.find(fmt::format("time_cv_{}", ph))->values.push_back(0.01);
+  const std::size_t rows = groups.size() * requested.size();
+  for (auto& c : t.columns) c.values.reserve(rows);
+  // Column order: the five keys, then per phase time, algbw, busbw, wrong, time_p99, time_cv.
+  auto col = [&](std::size_t i) -> std::vector<double>& { return t.columns[i].values; };
+
+  const sim::CollectiveModel model(s, topology);
+  const sim::CollectiveOp mop = model_op(op);
+  std::normal_distribution<double> spread(1.0, kCollectiveGroupSpread);
+  std::map<int, double> round_seconds;  // the slowest group of each round
+  std::vector<int> nodes;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const collectives::ScopeGroup& group = groups[g];
+    const int size = static_cast<int>(group.ranks.size());
+    nodes.clear();
+    for (int rank : group.ranks) {
+      const int node = places[static_cast<std::size_t>(rank)].node;
+      if (nodes.empty() || nodes.back() != node) nodes.push_back(node);
     }
+    sim::CommShape comm;
+    comm.ranks = size;
+    comm.nodes = static_cast<int>(nodes.size());
+    comm.ranks_per_node = static_cast<int>((size + comm.nodes - 1) / std::max(1, comm.nodes));
+    comm.top_tier = topology.highest_tier(nodes);
+    comm.nvlink_domain_only = comm.top_tier == 0;
+    double fault = 1;
+    if (!comm.nvlink_domain_only) {
+      for (int node : nodes)
+        fault = std::min(fault, static_cast<double>(faults.nic_rate[static_cast<std::size_t>(node)]));
+      const int root_node =
+          rooted && root < size
+              ? places[static_cast<std::size_t>(group.ranks[static_cast<std::size_t>(root)])].node
+              : -1;
+      for (const auto& [link, rate] : faults.link_rate)
+        if (crosses(op, nodes, root_node, link.first, link.second)) fault = std::min(fault, rate);
+    }
+    comm.network_share = base_share * std::min(contention[g], fault);
+    const double factor = collectives::busbw_factor(op, size);
+    double seconds = 0;
+    std::int64_t previous = -1;
+    for (std::int64_t want : requested) {
+      const collectives::MessageShape shape = collectives::message_shape(op, want, elem, size);
+      if (shape.bytes == previous) continue;  // rounded onto the previous size, as the real run skips it
+      previous = shape.bytes;
+      const double time_us = model.estimate(mop, comm, shape.bytes).time_us * std::max(0.5, spread(rng));
+      const double algbw = static_cast<double>(shape.bytes) / (time_us * 1e3);
+      col(0).push_back(static_cast<double>(g));
+      col(1).push_back(group.round);
+      col(2).push_back(group.nodes);
+      col(3).push_back(static_cast<double>(shape.bytes));
+      col(4).push_back(static_cast<double>(shape.count));
+      for (std::size_t p = 0; p < phases.size(); ++p) {
+        const std::size_t at = 5 + 6 * p;
+        col(at).push_back(time_us);
+        col(at + 1).push_back(algbw);
+        col(at + 2).push_back(algbw * factor);
+        col(at + 3).push_back(0);
+        col(at + 4).push_back(time_us * kP99OverMean);
+        col(at + 5).push_back(kCollectiveIterationCv);
+      }
+      seconds += time_us * 1e-6 * runs;
+    }
+    double& slowest = round_seconds[group.round];
+    slowest = std::max(slowest, seconds);
   }
-  // group_ranks: one group (world), every rank in order.
-  Samples members{"group_ranks", "", "group", "member", 1, n, {}};
-  members.values.resize(n);
-  for (std::size_t i = 0; i < n; ++i) members.values[i] = static_cast<double>(i);
+
+  // group_ranks: each group's world ranks in communicator order, padded with -1.
+  Samples members{"group_ranks", "", "group", "member", groups.size(), 0, {}};
+  for (const auto& g : groups) members.cols = std::max(members.cols, g.ranks.size());
+  members.values.reserve(members.rows * members.cols);
+  for (const auto& g : groups) {
+    members.values.insert(members.values.end(), g.ranks.begin(), g.ranks.end());
+    members.values.insert(members.values.end(), members.cols - g.ranks.size(), -1.0);
+  }
   r.samples.push_back(std::move(members));
   mark_dead_ranks(r, s, faults);
+  double total = 0;
+  for (const auto& [round, seconds] : round_seconds) total += seconds;
+  return total;
 }
 
 }  // namespace
@@ -258,7 +445,7 @@ std::vector<Fault> load_faults(const std::string& text, const std::string& path,
     yaml::fail(root, path, "faults: expected a list of {kind: ..., node: ...}");
   std::vector<Fault> out;
   for (const auto& item : list) {
-    yaml::check_keys(item, path, {"kind", "node", "gpu", "factor"}, "a fault");
+    yaml::check_keys(item, path, {"kind", "node", "gpu", "peer", "factor"}, "a fault");
     if (!item["kind"] || !item["node"]) yaml::fail(item, path, "a fault needs 'kind' and 'node'");
     Fault f;
     const std::string kind = yaml::get_string(item["kind"], path, "kind");
@@ -291,6 +478,17 @@ std::vector<Fault> load_faults(const std::string& text, const std::string& path,
       f.gpu = static_cast<int>(gpu);
     } else if (item["gpu"]) {
       yaml::fail(item["gpu"], path, fmt::format("gpu: only a slow_gpu fault names a GPU, not {}", kind));
+    }
+    if (f.kind == FaultKind::degraded_link && item["peer"]) {
+      const auto peer = yaml::get_int(item["peer"], path, "peer");
+      if (peer < 0 || peer >= system.nodes || peer == node)
+        yaml::fail(item["peer"], path,
+                   fmt::format("peer: expected another node, 0..{} but not {}, found {}", system.nodes - 1,
+                               node, peer));
+      f.peer = static_cast<int>(peer);
+    } else if (item["peer"]) {
+      yaml::fail(item["peer"], path,
+                 fmt::format("peer: only a degraded_link names a peer node, not {}", kind));
     }
     if (f.kind != FaultKind::dead_node) {
       if (!item["factor"]) yaml::fail(item, path, fmt::format("{} needs 'factor' (0 < factor <= 1)", kind));
@@ -345,6 +543,7 @@ std::string simulate_campaign(const SimulateOptions& o) {
   info.versions["hdf5"] = hdf5_library_version();
   info.versions["simulator"] = "sim/ alpha-beta model (docs/simulation.md)";
   info.ranks.resize(static_cast<std::size_t>(ranks));
+  std::vector<collectives::RankPlace> places(static_cast<std::size_t>(ranks));  // node = host index
   for (int node = 0, r = 0; node < s.nodes; ++node) {
     const std::string host = simulated_host(node);
     for (int g = 0; g < s.gpus_per_node; ++g, ++r) {
@@ -353,6 +552,7 @@ std::string simulate_campaign(const SimulateOptions& o) {
       ri.host = host;
       ri.local_rank = g;
       ri.device = s.gpu.name;
+      places[static_cast<std::size_t>(r)] = {node, g};
     }
   }
 
@@ -377,15 +577,17 @@ std::string simulate_campaign(const SimulateOptions& o) {
     r.backend = "simulated";
     r.repetition = step.repetition;
     r.start_time = clock;
+    double seconds = std::max(0.0, step.estimate_seconds);
     if (step.benchmark == "gemm") {
       simulate_gemm(r, def, s, fmap, rng, o.gpu_spread, calibration);
-    } else if (step.benchmark == "allreduce") {
-      simulate_allreduce(r, def, s, topology, fmap);
+    } else if (const auto op = collectives::collective_from_string(step.benchmark)) {
+      const double simulated = simulate_collective(r, def, *op, s, topology, places, fmap, rng);
+      if (simulated > 0) seconds = simulated;
     } else {
       r.status = Status::skipped;
       r.reason = fmt::format("{} is not modelled by the simulator yet (docs/simulation.md)", step.benchmark);
     }
-    clock += std::max(0.0, step.estimate_seconds);
+    clock += seconds;
     r.end_time = clock;
     writer.write_step(r);
   }

@@ -18,12 +18,15 @@ enum class FaultKind { slow_gpu, throttling_node, dead_node, degraded_link };
 struct Fault {
   FaultKind kind = FaultKind::slow_gpu;
   int node = 0;
-  int gpu = -1;  // slow_gpu: the local GPU
-  double factor =
-      1;  // slow_gpu, throttling_node: compute rate x factor; degraded_link: NIC bandwidth x factor
+  int gpu = -1;   // slow_gpu: the local GPU
+  int peer = -1;  // degraded_link: the other end of a link between two nodes; -1: the node's own NICs
+  // slow_gpu, throttling_node: compute rate x factor; degraded_link: bandwidth x factor (the
+  // node's NICs, or the path between node and peer)
+  double factor = 1;
 };
 
-// faults.yaml: `faults: [{kind: slow_gpu, node: 12, gpu: 3, factor: 0.7}, {kind: dead_node, node: 7}, ...]`.
+// faults.yaml: `faults: [{kind: slow_gpu, node: 12, gpu: 3, factor: 0.7}, {kind: dead_node, node: 7},
+// {kind: degraded_link, node: 5, peer: 34, factor: 0.5}, ...]`.
 // Checked against the system (node and GPU in range). Throws InputError at file:line:col.
 std::vector<Fault> load_faults(const std::string& text, const std::string& path,
                                const SystemDescription& system);

@@ -5,28 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-namespace gpuaccept::sim {
+#include "collectives/scopes.hpp"
 
-std::vector<std::vector<std::pair<int, int>>> pairing_rounds(int nodes, int rounds) {
-  std::vector<std::vector<std::pair<int, int>>> out;
-  if (nodes < 2 || rounds < 1) return out;
-  // Circle method over an even count m: node m-1 stays, the others turn. With an odd count a
-  // phantom node m-1 = nodes makes its partner sit out.
-  const int m = nodes % 2 == 0 ? nodes : nodes + 1;
-  const int total = std::min(rounds, m - 1);
-  out.reserve(static_cast<std::size_t>(total));
-  for (int r = 0; r < total; ++r) {
-    std::vector<std::pair<int, int>> round;
-    round.reserve(static_cast<std::size_t>(m / 2));
-    auto add = [&](int a, int b) {
-      if (a < nodes && b < nodes) round.emplace_back(std::min(a, b), std::max(a, b));
-    };
-    add(r, m - 1);
-    for (int k = 1; k < m / 2; ++k) add((r + k) % (m - 1), (r - k + (m - 1)) % (m - 1));
-    out.push_back(std::move(round));
-  }
-  return out;
-}
+namespace gpuaccept::sim {
 
 double AcceptancePlan::parallel_seconds() const {
   double t = 0;
@@ -84,8 +65,9 @@ AcceptancePlan plan_acceptance(const SystemDescription& sys, const AcceptanceSet
     plan.phases.push_back({"rail", fmt::format("all-reduce sweep over the {} nodes of each rail", nodes),
                            sys.rails, 1, t, t * sys.rails});
   }
-  {  // Pair rounds: disjoint node pairs at once, link sharing on the oversubscribed tiers.
-    const auto rounds = pairing_rounds(sys.nodes, s.pair_rounds);
+  {  // Pair rounds: disjoint node pairs at once (the plan a scope=pairs step runs), link sharing
+     // on the oversubscribed tiers.
+    const auto rounds = collectives::pairing_plan(sys.nodes, s.pair_rounds);
     double parallel = 0, sequential = 0;
     long long pairs_per_round = 0;
     const double alpha = model.step_latency_us(topo.tiers()) * 1e-6;

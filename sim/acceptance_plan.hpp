@@ -13,12 +13,6 @@
 
 namespace gpuaccept::sim {
 
-// Rounds of disjoint node pairs (the circle method of round-robin tournaments): in every round
-// each node is in at most one pair (one sits out when the count is odd), and over the rounds
-// every node meets min(rounds, nodes - 1) different partners. Same contract as
-// collectives/scopes.hpp's pairing_plan, which replaces it once that lands.
-std::vector<std::vector<std::pair<int, int>>> pairing_rounds(int nodes, int rounds);
-
 struct AcceptanceSettings {
   std::int64_t gemm_size = 8192;  // m = n = k, bf16
   int gemm_iterations = 50;

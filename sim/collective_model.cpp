@@ -28,6 +28,8 @@ double busbw_factor(CollectiveOp op, long long ranks) {
     case CollectiveOp::allgather:
     case CollectiveOp::reducescatter:
     case CollectiveOp::alltoall:
+    case CollectiveOp::gather:
+    case CollectiveOp::scatter:
       return (n - 1) / n;
     default:
       return 1;

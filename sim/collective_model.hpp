@@ -28,8 +28,9 @@ enum class Algorithm { ring, tree, nvls, direct };
 
 std::string_view to_string(Algorithm);
 
-// nccl-tests' busbw factor for n ranks (doc/PERFORMANCE.md of nccl-tests): allreduce 2(n-1)/n,
-// allgather/reducescatter/alltoall (n-1)/n, rooted and sendrecv 1.
+// nccl-tests' busbw factor for n ranks (doc/PERFORMANCE.md of nccl-tests), as
+// collectives::busbw_factor: allreduce 2(n-1)/n; allgather, reducescatter, alltoall, gather,
+// scatter (n-1)/n; broadcast, reduce, sendrecv 1.
 double busbw_factor(CollectiveOp op, long long ranks);
 
 // Efficiencies: the share of the line rate NCCL reaches with its protocols (Simple, LL128).

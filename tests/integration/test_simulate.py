@@ -1,5 +1,6 @@
 """`gpuaccept simulate` on a few hundred simulated nodes, judged by `gpuaccept check`: the faults
-injected are named exactly (no misses, no false alarms)."""
+injected are named exactly (no misses, no false alarms); collective steps at every scope, laid
+out exactly as a real run (under mpirun) lays them out."""
 
 import os
 import re
@@ -11,6 +12,8 @@ import unittest
 
 import h5py
 import numpy as np
+
+from test_cli import mpi_env
 
 BIN = os.environ.get("GPUACCEPT_BIN", "gpuaccept")
 SOURCE = os.environ.get("GPUACCEPT_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -142,6 +145,200 @@ class Simulate(unittest.TestCase):
                              cwd=self.dir, capture_output=True, text=True)
         self.assertEqual(sim.returncode, 2)
         self.assertIn("faults.yaml:2:28: node: expected 0..299 (the system has 300 nodes), found 300", sim.stderr)
+        with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
+            f.write("faults:\n  - {kind: degraded_link, node: 4, peer: 4, factor: 0.5}\n")
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"],
+                             cwd=self.dir, capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 2)
+        self.assertIn("faults.yaml:2:42: peer: expected another node, 0..299 but not 4, found 4", sim.stderr)
+
+
+PAIRS_NODES = 40
+
+PAIRS_CONTRACT = textwrap.dedent("""\
+    contract: pairs
+    criteria:
+      - id: pairs-allreduce
+        benchmark: allreduce
+        select: {scope: pairs}
+        point: {bytes: 64M}
+        metric: busbw_oop
+        scope: communicator
+        outliers: {ratio: 0.9}
+      - id: pairs-alltoall
+        benchmark: alltoall
+        select: {scope: pairs}
+        point: {bytes: 64M}
+        metric: busbw_oop
+        scope: pair
+        outliers: {ratio: 0.9}
+      - id: nodes
+        benchmark: allreduce
+        select: {scope: node}
+        point: {bytes: 64M}
+        metric: busbw_oop
+        scope: communicator
+        outliers: {ratio: 0.95}
+    """)
+
+PAIRS_CAMPAIGN = textwrap.dedent("""\
+    campaign: pairs
+    system: system.yaml
+    contract: contract.yaml
+    benchmarks:
+      - benchmark: allreduce
+        params: {min_bytes: 8, max_bytes: 1G, scope: [world, node, rail, pairs, scaling, bisect]}
+      - benchmark: alltoall
+        params: {min_bytes: 1M, max_bytes: 64M, factor: 4, scope: pairs, in_place: false}
+    """)
+
+
+class SimulatedScopes(unittest.TestCase):
+    """40 nodes of phase 1 (non-blocking, so that healthy pairs are alike); pairs in 3 rounds:
+    round 0 pairs node i with node 39 - i, so node00005 meets node00034 there."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gpuaccept-sim-pairs-")
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = system.replace("value: 1063", f"value: {PAIRS_NODES}", 1)
+        for name, text in (("system.yaml", system), ("contract.yaml", PAIRS_CONTRACT),
+                           ("campaign.yaml", PAIRS_CAMPAIGN)):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(text)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def simulate_and_check(self, faults):
+        args = [BIN, "simulate", "campaign.yaml", "-o", "r.h5"]
+        if faults:
+            with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
+                f.write(faults)
+            args += ["--faults", "faults.yaml"]
+        sim = subprocess.run(args, cwd=self.dir, capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        check = subprocess.run([BIN, "check", "r.h5", "--quarantine", "q.txt"], cwd=self.dir,
+                               capture_output=True, text=True)
+        return check, read(os.path.join(self.dir, "q.txt")).split()
+
+    def diagnoses(self, stdout):
+        # "    diagnosis: suspected node node00020 (slow with 3 of 3 partners)" -> "suspected node node00020"
+        return set(re.findall(r"diagnosis: ((?:suspected \w+|slow pair) \S+)", stdout))
+
+    def test_degraded_link_and_slow_nic_named_exactly(self):
+        check, quarantine = self.simulate_and_check(textwrap.dedent("""\
+            faults:
+              - {kind: degraded_link, node: 5, peer: 34, factor: 0.5}
+              - {kind: degraded_link, node: 20, factor: 0.6}
+            """))
+        out = check.stdout
+        self.assertEqual(check.returncode, 1, out + check.stderr)
+        self.assertEqual(self.diagnoses(out), {"suspected link node00005<->node00034", "suspected node node00020"})
+        self.assertNotIn("slow pair", out)
+        # Both operations see both faults: the link's pair and the node's 3 pairs, nothing else.
+        for criterion in ("pairs-allreduce", "pairs-alltoall"):
+            self.assertRegex(out, criterion + r"\s+4 outliers .* FAIL\s+\(busbw_oop at bytes=67108864, 4 of 60 communicators")
+        self.assertIn("suspected link node00005<->node00034 (slow in round 0; node00005 fine with 2 other partners, "
+                      "node00034 with 2)", out)
+        self.assertIn("suspected node node00020 (slow with 3 of 3 partners)", out)
+        # NVLink inside a node does not see the NICs: the node criterion passes.
+        self.assertRegex(out, r"nodes\s+0 outliers .* PASS")
+        self.assertEqual(quarantine, ["node00020"])  # a node is drained, a link is not
+
+    def test_healthy_machine_names_nothing(self):
+        check, quarantine = self.simulate_and_check(None)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertEqual(self.diagnoses(check.stdout), set())
+        self.assertNotIn("suspected", check.stdout)
+        self.assertEqual(quarantine, [])
+
+    def test_scope_figures_from_the_model(self):
+        self.simulate_and_check(None)
+        with h5py.File(os.path.join(self.dir, "r.h5"), "r") as f:
+            steps = sorted(f["steps"].values(), key=lambda s: int(s.attrs["index"]))
+            world, node, rail, pairs, scaling, bisect, alltoall = steps
+
+            def at(step, size):
+                pts = step["points"][()]
+                return pts[pts["bytes"] == size]
+
+            gib = 1 << 30
+            # Node: NVLink SHARP on 8 H100s, 450 GB/s x 1.067 = 480 GB/s busbw (docs/simulation.md).
+            self.assertEqual(len(at(node, gib)), PAIRS_NODES)
+            np.testing.assert_allclose(at(node, gib)["busbw_oop"], 480.15, rtol=0.02)
+            # Rail: one GPU per node, so one 400 Gb/s NIC: 50 GB/s x 0.93.
+            np.testing.assert_allclose(at(rail, gib)["busbw_oop"], 46.5, rtol=0.02)
+            np.testing.assert_array_equal(rail["samples/group_ranks"][0, :3], [0, 8, 16])
+            # Pairs: 16 ranks on two nodes, the node's 8 NICs carry the ring: NVLink-bound 369 GB/s.
+            self.assertEqual(len(at(pairs, gib)), 60)
+            np.testing.assert_allclose(at(pairs, gib)["busbw_oop"], 369, rtol=0.03)
+            self.assertEqual(sorted(set(at(scaling, gib)["nodes"])), [2, 4, 8, 16, 32, 40])
+            self.assertEqual(int(world["points"][()]["nodes"][0]), PAIRS_NODES)
+            self.assertEqual(bisect.attrs["status"], "skipped")
+            self.assertIn("scope bisect is not modelled", bisect.attrs["reason"])
+            # alltoall: direct, one NIC per GPU; busbw factor (n-1)/n as nccl-tests.
+            row = at(alltoall, 64 << 20)[0]
+            self.assertAlmostEqual(row["busbw_oop"] / row["algbw_oop"], 15 / 16, places=9)
+            self.assertNotIn("busbw_ip", alltoall["points"].dtype.names)
+
+
+TINY_CAMPAIGN = textwrap.dedent("""\
+    campaign: tiny
+    system: tiny.yaml
+    benchmarks:
+      - {benchmark: allreduce, params: {min_bytes: 1K, max_bytes: 8K, factor: 8, iterations: 2, warmup: 1,
+                                        scope: [world, node, rail, pairs, scaling]}}
+      - {benchmark: allgather, params: {min_bytes: 8, max_bytes: 64, iterations: 2, warmup: 1, scope: pairs,
+                                        in_place: false}}
+      - {benchmark: gather, params: {min_bytes: 8, max_bytes: 64, iterations: 2, warmup: 1, scope: scaling, root: 1}}
+      - {benchmark: allreduce, params: {min_bytes: 1K, max_bytes: 1K, iterations: 2, warmup: 1, scope: node,
+                                        domain: 4}}
+    """)
+
+
+class SameLayoutAsARealRun(unittest.TestCase):
+    """A real run on 4 fake nodes of 2 ranks (mpirun, MPI backend) and the simulation of a machine
+    of 4 nodes x 2 GPUs store the same groups, rows, columns and per-rank metrics."""
+
+    def test_points_and_group_ranks_match_a_real_run(self):
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-layout-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = re.sub(r"value: 8$", "value: 2", system.replace("value: 1063", "value: 4", 1), flags=re.M)
+        for name, text in (("tiny.yaml", system), ("campaign.yaml", TINY_CAMPAIGN)):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "-o", "sim.h5"], cwd=tmp, capture_output=True,
+                             text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        env = mpi_env()
+        env["GPUACCEPT_FAKE_RANKS_PER_NODE"] = "2"
+        real = subprocess.run(["mpirun", "--oversubscribe", "-x", "GPUACCEPT_FAKE_RANKS_PER_NODE", "-np", "8", BIN,
+                               "run", "-q", "campaign.yaml", "--backend", "cpu", "-o", "real.h5"], cwd=tmp,
+                              capture_output=True, text=True, env=env, timeout=240)
+        self.assertEqual(real.returncode, 0, real.stdout + real.stderr)
+        keys = ["group", "round", "nodes", "bytes", "count"]
+        with h5py.File(os.path.join(tmp, "sim.h5"), "r") as s, h5py.File(os.path.join(tmp, "real.h5"), "r") as r:
+            order = lambda f: sorted(f["steps"].values(), key=lambda x: int(x.attrs["index"]))
+            pairs = list(zip(order(s), order(r)))
+            self.assertEqual(len(pairs), 8)
+            for a, b in pairs:
+                self.assertEqual(a.name, b.name)  # same step ids: same parameters
+                self.assertEqual(a.attrs["status"], "ok")
+                pa, pb = a["points"][()], b["points"][()]
+                self.assertEqual(pa.dtype, pb.dtype, a.name)  # same columns, same types, same order
+                for attr in ("units", "better"):
+                    np.testing.assert_array_equal(a["points"].attrs[attr], b["points"].attrs[attr])
+                for k in keys:
+                    np.testing.assert_array_equal(pa[k], pb[k], err_msg=f"{a.name} {k}")
+                np.testing.assert_array_equal(a["samples/group_ranks"][()], b["samples/group_ranks"][()])
+                self.assertEqual(a["per_rank"].dtype, b["per_rank"].dtype)
+                for c in ("group", "ranks", "wrong", "suspect"):
+                    np.testing.assert_array_equal(a["per_rank"][c], b["per_rank"][c], err_msg=f"{a.name} {c}")
+                self.assertTrue(np.all(pa["busbw_oop"] > 0))
+            # Rows = groups x sizes, sizes rounded to whole elements per rank and merged as the
+            # real run does: allgather on 4 ranks of fp32 turns 8 B into 16 B (one element each).
+            self.assertEqual([len(a["points"]) for a, _ in pairs], [1 * 2, 4 * 2, 2 * 2, 6 * 2, 2 * 2, 6 * 3, 3 + 2, 2])
 
 
 if __name__ == "__main__":

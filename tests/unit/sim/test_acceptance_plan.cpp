@@ -1,52 +1,13 @@
 #include <gtest/gtest.h>
 
-#include <set>
 #include <vector>
 
+#include "collectives/scopes.hpp"
 #include "results/system.hpp"
 #include "sim/acceptance_plan.hpp"
 
 using namespace gpuaccept;
 using namespace gpuaccept::sim;
-
-namespace {
-
-// Every round disjoint, every pair new, every node meets min(rounds, nodes - 1) partners.
-void expect_valid_pairing(int nodes, int rounds) {
-  const auto plan = pairing_rounds(nodes, rounds);
-  const int expected_rounds = std::min(rounds, nodes % 2 == 0 ? nodes - 1 : nodes);
-  ASSERT_EQ(static_cast<int>(plan.size()), expected_rounds) << nodes;
-  std::vector<std::set<int>> partners(static_cast<std::size_t>(nodes));
-  for (const auto& round : plan) {
-    std::vector<char> busy(static_cast<std::size_t>(nodes), 0);
-    EXPECT_EQ(static_cast<int>(round.size()), nodes / 2);
-    for (const auto& [a, b] : round) {
-      ASSERT_LT(a, b);
-      ASSERT_GE(a, 0);
-      ASSERT_LT(b, nodes);
-      ASSERT_FALSE(busy[a] || busy[b]) << "node in two pairs of one round";
-      busy[a] = busy[b] = 1;
-      ASSERT_TRUE(partners[a].insert(b).second) << a << " meets " << b << " twice";
-      partners[b].insert(a);
-    }
-  }
-  const std::size_t least = static_cast<std::size_t>(std::min(rounds, nodes - 1)) - (nodes % 2 == 1 ? 1 : 0);
-  for (const auto& p : partners) ASSERT_GE(p.size(), least);
-}
-
-}  // namespace
-
-TEST(Pairing, DisjointRoundsWithNewPartners) {
-  expect_valid_pairing(2, 3);
-  expect_valid_pairing(4, 3);  // all 3 rounds of a 4-node tournament
-  expect_valid_pairing(7, 4);  // odd: one node sits out per round
-  expect_valid_pairing(1063, 4);
-  EXPECT_TRUE(pairing_rounds(1, 3).empty());
-}
-
-// The whole phase-2 machine: 62,500 nodes, 4 rounds of 31,250 pairs (correctness; the time
-// bound is the ctest TIMEOUT of integration.PlanAtScale).
-TEST(Pairing, SixtyTwoThousandFiveHundredNodes) { expect_valid_pairing(62500, 4); }
 
 TEST(AcceptancePlan, PhasesByHand) {
   const auto sys = load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase1-8500.yaml");
@@ -59,7 +20,10 @@ TEST(AcceptancePlan, PhasesByHand) {
   EXPECT_NEAR(gpu.sequential_seconds, gemm * 1063, 1e-3);
   EXPECT_EQ(plan.phases[1].groups, 1063);  // NVLink domains = nodes
   EXPECT_EQ(plan.phases[2].groups, 8);     // rails
-  EXPECT_EQ(plan.phases[3].rounds, 4);
+  // Pairs: the plan of a scope=pairs step (collectives::pairing_plan). 1,063 nodes is odd: one
+  // node sits out each round, so a fifth round lets every node meet its 4 partners.
+  EXPECT_EQ(plan.phases[3].rounds, 5);
+  EXPECT_EQ(plan.phases[3].rounds, static_cast<int>(collectives::pairing_plan(1063, 4).size()));
   EXPECT_EQ(plan.phases[3].groups, 531);
   EXPECT_EQ(plan.phases[4].rounds, 12);  // 1, 2, 4, ..., 1024, 1063 nodes
   // Storage: 80 GiB per node; 1,063 clients share 1 TB/s write and 2 TB/s read.

@@ -21,6 +21,9 @@ TEST(CollectiveModel, BusbwFactorsAreNcclTests) {
   EXPECT_DOUBLE_EQ(busbw_factor(CollectiveOp::allgather, 8), 0.875);
   EXPECT_DOUBLE_EQ(busbw_factor(CollectiveOp::alltoall, 4), 0.75);
   EXPECT_DOUBLE_EQ(busbw_factor(CollectiveOp::broadcast, 8), 1);
+  EXPECT_DOUBLE_EQ(busbw_factor(CollectiveOp::gather, 8), 0.875);  // nccl-tests gather_perf, scatter_perf
+  EXPECT_DOUBLE_EQ(busbw_factor(CollectiveOp::scatter, 4), 0.75);
+  EXPECT_DOUBLE_EQ(busbw_factor(CollectiveOp::sendrecv, 8), 1);
   EXPECT_DOUBLE_EQ(busbw_factor(CollectiveOp::allreduce, 1), 0);
 }
 
