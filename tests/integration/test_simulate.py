@@ -454,5 +454,63 @@ class SameLayoutAsARealRun(unittest.TestCase):
             self.assertEqual([len(a["points"]) for a, _ in pairs], [1 * 2, 4 * 2, 2 * 2, 6 * 2, 2 * 2, 6 * 3, 3 + 2, 2])
 
 
+    def test_storage_steps_match_a_real_run(self):
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-storage-layout-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = re.sub(r"value: 8$", "value: 2", system.replace("value: 1063", "value: 4", 1), flags=re.M)
+        campaign = textwrap.dedent(f"""\
+            campaign: tiny-storage
+            system: tiny.yaml
+            benchmarks:
+              - {{benchmark: ior, params: {{dir: {tmp}, transfer_size: 64K, block_size: 256K, segments: 2,
+                                            iterations: 2, warmup: 0}}}}
+              - {{benchmark: ior, params: {{dir: {tmp}, transfer_size: 64K, block_size: 64K, read: false,
+                                            iterations: 1, warmup: 0}}}}
+              - {{benchmark: mdtest, params: {{dir: {tmp}, files: 5, depth: 1, branch: 2, iterations: 2, warmup: 0}}}}
+              - {{benchmark: checkpoint, params: {{dir: {tmp}, total_bytes: 1M, chunk: 256K, iterations: 2,
+                                                   warmup: 0}}}}
+            """)
+        for name, text in (("tiny.yaml", system), ("campaign.yaml", campaign)):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "-o", "sim.h5"], cwd=tmp, capture_output=True,
+                             text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        env = mpi_env()
+        env["GPUACCEPT_FAKE_RANKS_PER_NODE"] = "2"
+        real = subprocess.run(["mpirun", "--oversubscribe", "-x", "GPUACCEPT_FAKE_RANKS_PER_NODE", "-np", "8", BIN,
+                               "run", "-q", "campaign.yaml", "--backend", "cpu", "-o", "real.h5"], cwd=tmp,
+                              capture_output=True, text=True, env=env, timeout=240)
+        self.assertEqual(real.returncode, 0, real.stdout + real.stderr)
+        with h5py.File(os.path.join(tmp, "sim.h5"), "r") as s, h5py.File(os.path.join(tmp, "real.h5"), "r") as r:
+            order = lambda f: sorted(f["steps"].values(), key=lambda x: int(x.attrs["index"]))
+            pairs = list(zip(order(s), order(r)))
+            self.assertEqual(len(pairs), 4)
+            for a, b in pairs:
+                self.assertEqual(a.name, b.name)
+                self.assertEqual(a.attrs["status"], "ok", a.attrs.get("reason"))
+                self.assertEqual(b.attrs["status"], "ok", b.attrs.get("reason"))
+                for table in ("points", "per_rank"):
+                    ta, tb = a[table][()], b[table][()]
+                    self.assertEqual(ta.dtype, tb.dtype, f"{a.name} {table}")
+                    self.assertEqual(len(ta), len(tb), f"{a.name} {table}")
+                    for attr in ("units", "better"):
+                        np.testing.assert_array_equal(a[table].attrs[attr], b[table].attrs[attr])
+                    for c in ta.dtype.names:  # what the real run leaves empty, so does the simulation
+                        if c.endswith("_rate_rank") or c in ("suspect",):
+                            continue
+                        np.testing.assert_array_equal(np.isnan(ta[c]) if ta[c].dtype.kind == "f" else 0,
+                                                      np.isnan(tb[c]) if tb[c].dtype.kind == "f" else 0,
+                                                      err_msg=f"{a.name} {table} {c}")
+                for c in ("write_bytes", "read_bytes", "checked_bytes", "wrong_bytes", "shard_bytes",
+                          "checkpoint_bytes", "files", "checked_files", "wrong_files"):
+                    if c in a["per_rank"].dtype.names:
+                        np.testing.assert_array_equal(a["per_rank"][c], b["per_rank"][c], err_msg=f"{a.name} {c}")
+                for c in ("write_bytes", "read_bytes", "stonewall_transfers", "wrong_bytes", "wrong_files"):
+                    if c in a["points"].dtype.names:
+                        np.testing.assert_array_equal(a["points"][c], b["points"][c], err_msg=f"{a.name} {c}")
+
+
 if __name__ == "__main__":
     unittest.main()
