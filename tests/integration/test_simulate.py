@@ -151,6 +151,12 @@ class Simulate(unittest.TestCase):
                              cwd=self.dir, capture_output=True, text=True)
         self.assertEqual(sim.returncode, 2)
         self.assertIn("faults.yaml:2:42: peer: expected another node, 0..299 but not 4, found 4", sim.stderr)
+        with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
+            f.write("faults:\n  - {kind: slow_storage_client, node: 4, gpu: 1, factor: 0.5}\n")
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"],
+                             cwd=self.dir, capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 2)
+        self.assertIn("faults.yaml:2:47: gpu: only a slow_gpu fault names a GPU, not slow_storage_client", sim.stderr)
 
 
 STORAGE_NODES = 60
