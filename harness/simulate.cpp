@@ -14,6 +14,8 @@
 #include "collectives/collective.hpp"
 #include "collectives/scopes.hpp"
 #include "collectives/types.hpp"
+#include "io/checkpoint.hpp"
+#include "io/mdtest.hpp"
 #include "harness/plan.hpp"
 #include "harness/version.hpp"
 #include "results/stats.hpp"
@@ -41,7 +43,8 @@ struct FaultMap {
   std::vector<char> node_dead;  // per node
   std::vector<float> nic_rate;  // per node: its NICs' rate (degraded_link without a peer)
   std::map<std::pair<int, int>, double>
-      link_rate;  // (a < b): the path between two nodes (degraded_link a-peer)
+      link_rate;                    // (a < b): the path between two nodes (degraded_link a-peer)
+  std::vector<float> storage_rate;  // per node: its storage client's rate (slow_storage_client)
 };
 
 FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults) {
@@ -49,6 +52,7 @@ FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults)
   m.gpu_rate.assign(static_cast<std::size_t>(s.total_gpus()), 1.0f);
   m.node_dead.assign(static_cast<std::size_t>(s.nodes), 0);
   m.nic_rate.assign(static_cast<std::size_t>(s.nodes), 1.0f);
+  m.storage_rate.assign(static_cast<std::size_t>(s.nodes), 1.0f);
   for (const auto& f : faults) {
     const std::size_t first = static_cast<std::size_t>(f.node) * static_cast<std::size_t>(s.gpus_per_node);
     switch (f.kind) {
@@ -69,6 +73,9 @@ FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults)
           auto [it, fresh] = m.link_rate.emplace(std::minmax(f.node, f.peer), f.factor);
           if (!fresh) it->second *= f.factor;
         }
+        break;
+      case FaultKind::slow_storage_client:
+        m.storage_rate[static_cast<std::size_t>(f.node)] *= static_cast<float>(f.factor);
         break;
     }
   }
@@ -432,6 +439,243 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
   return total;
 }
 
+// Storage steps (ior, mdtest, checkpoint). Every node's client gets its share of the file
+// system when all nodes move data at once, sim::storage_per_client_gbs: min(per-client limit,
+// aggregate / nodes), so that the nodes together reach min(aggregate, sum of per-client limits);
+// a slow_storage_client fault multiplies its node's share. The ranks of a node share its
+// client equally, each with a small normal spread (kStorageRankSpread); each iteration's
+// aggregate figure gets kStorageIterationSpread. Nothing is read back wrong: correctness
+// columns are 0.
+constexpr double kStorageRankSpread = 0.02;
+constexpr double kStorageIterationSpread = 0.01;
+
+bool param_flag(const Params& p, const char* name) {
+  const auto it = p.find(name);
+  return it != p.end() && std::holds_alternative<bool>(it->second) && std::get<bool>(it->second);
+}
+
+// Per node: the rate its client reaches while every node works at once (GB/s, or ops/s for
+// metadata), faults included.
+std::vector<double> client_shares(const SystemDescription& s, const FaultMap& faults, double share) {
+  std::vector<double> out(static_cast<std::size_t>(s.nodes));
+  for (std::size_t node = 0; node < out.size(); ++node) out[node] = share * faults.storage_rate[node];
+  return out;
+}
+
+// Per rank: its node's share / ranks per node x the rank spread.
+std::vector<double> rank_shares(const SystemDescription& s, const std::vector<double>& nodes, std::mt19937_64& rng) {
+  std::normal_distribution<double> noise(1.0, kStorageRankSpread);
+  std::vector<double> out(static_cast<std::size_t>(s.total_gpus()));
+  for (std::size_t r = 0; r < out.size(); ++r)
+    out[r] = nodes[r / static_cast<std::size_t>(s.gpus_per_node)] / s.gpus_per_node * std::max(0.5, noise(rng));
+  return out;
+}
+
+// Aggregate rate of a phase in which every node moves `per_node` units at its client's share:
+// total / the slowest node's time (IOR's and mdtest's last end - first start).
+double aggregate_of(const std::vector<double>& nodes, double per_node) {
+  double slowest = 0;
+  for (double rate : nodes) slowest = std::max(slowest, per_node / rate);
+  return per_node * static_cast<double>(nodes.size()) / slowest;
+}
+
+std::vector<double> iteration_rates(double rate, int iterations, std::mt19937_64& rng) {
+  std::normal_distribution<double> noise(1.0, kStorageIterationSpread);
+  std::vector<double> out(static_cast<std::size_t>(std::max(iterations, 0)));
+  for (double& x : out) x = rate * std::max(0.5, noise(rng));
+  return out;
+}
+
+double median_or_nan(const std::vector<double>& v) { return v.empty() ? kNaN : stats::median(v); }
+
+bool storage_described(StepResult& r, const SystemDescription& s, bool metadata) {
+  const auto& st = s.storage;
+  if (st.per_client_gbs > 0 && st.aggregate_read_gbs > 0 && st.aggregate_write_gbs > 0 &&
+      (!metadata || st.metadata_ops > 0))
+    return true;
+  r.status = Status::skipped;
+  r.reason = metadata ? "the system description gives no storage metadata_ops to simulate mdtest from"
+                      : "the system description gives no storage bandwidths to simulate from";
+  return false;
+}
+
+// ior as suites/ior.cpp stores it. Returns the simulated duration in seconds. Stonewalling is not
+// modelled: every rank moves its whole block.
+double simulate_ior(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
+                    const FaultMap& faults, std::mt19937_64& rng) {
+  if (!storage_described(r, s, false)) return 0;
+  const std::size_t n = static_cast<std::size_t>(s.total_gpus());
+  per_rank_columns(r, def, n);
+  const int iterations = static_cast<int>(param_number(r.params, suites::kIterationsParam));
+  const int warmup = static_cast<int>(param_number(r.params, suites::kWarmupParam));
+  const bool read = param_flag(r.params, "read");
+  const double rank_bytes = param_number(r.params, "block_size") * param_number(r.params, "segments");
+  const double node_bytes = rank_bytes * s.gpus_per_node;
+  const double all_bytes = rank_bytes * static_cast<double>(n);
+  struct Phase {
+    std::vector<double> bw, time;  // per iteration
+    std::vector<double> rank_bw;
+  };
+  auto phase = [&](bool write) {
+    const auto nodes = client_shares(s, faults, sim::storage_per_client_gbs(s.storage, s.nodes, write));
+    Phase ph;
+    ph.bw = iteration_rates(aggregate_of(nodes, node_bytes), iterations, rng);
+    for (double bw : ph.bw) ph.time.push_back(all_bytes / (bw * 1e9));
+    ph.rank_bw = rank_shares(s, nodes, rng);
+    return ph;
+  };
+  const Phase w = phase(true);
+  const Phase rd = read ? phase(false) : Phase{};
+  auto set = [&](const char* name, auto value) {
+    auto& v = r.per_rank.find(name)->values;
+    for (std::size_t i = 0; i < n; ++i) v[i] = value(i);
+  };
+  set("write_bw", [&](std::size_t) { return median_or_nan(w.bw); });
+  set("read_bw", [&](std::size_t) { return median_or_nan(rd.bw); });
+  set("write_bw_rank", [&](std::size_t i) { return iterations > 0 ? w.rank_bw[i] : kNaN; });
+  set("read_bw_rank", [&](std::size_t i) { return read && iterations > 0 ? rd.rank_bw[i] : kNaN; });
+  set("write_time", [&](std::size_t) { return median_or_nan(w.time); });
+  set("read_time", [&](std::size_t) { return median_or_nan(rd.time); });
+  set("write_bytes", [&](std::size_t) { return iterations > 0 ? rank_bytes : kNaN; });
+  set("read_bytes", [&](std::size_t) { return read && iterations > 0 ? rank_bytes : kNaN; });
+  set("checked_bytes", [&](std::size_t) { return read ? rank_bytes * iterations : 0.0; });
+  set("wrong_bytes", [&](std::size_t) { return 0.0; });
+  Table& t = r.points;
+  for (int i = 0; i < iterations; ++i) {
+    const auto at = static_cast<std::size_t>(i);
+    t.column("iteration", "", true).values.push_back(i);
+    t.column("write_bw", "GB/s", false, Better::higher).values.push_back(w.bw[at]);
+    t.column("write_time", "s", false, Better::lower).values.push_back(w.time[at]);
+    t.column("write_bytes", "B", true).values.push_back(all_bytes);
+    t.column("read_bw", "GB/s", false, Better::higher).values.push_back(read ? rd.bw[at] : kNaN);
+    t.column("read_time", "s", false, Better::lower).values.push_back(read ? rd.time[at] : kNaN);
+    t.column("read_bytes", "B", true).values.push_back(read ? all_bytes : 0);
+    t.column("stonewall_transfers", "", true).values.push_back(0);
+    t.column("wrong_bytes", "B", true, Better::lower).values.push_back(0);
+  }
+  mark_dead_ranks(r, s, faults);
+  const double one = median_or_nan(w.time) + (read ? median_or_nan(rd.time) : 0.0);
+  return std::isfinite(one) ? one * (iterations + warmup) : 0;
+}
+
+// mdtest as suites/mdtest.cpp stores it: every phase at the file system's metadata_ops shared
+// by the ranks (the description gives one rate, for creates; stat and read are usually faster
+// on a real file system, so their figures here are floors). A tree phase run by rank 0 alone
+// (shared directory) gets rank 0's share only.
+double simulate_mdtest(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
+                       const FaultMap& faults, std::mt19937_64& rng) {
+  if (!storage_described(r, s, true)) return 0;
+  const std::size_t n = static_cast<std::size_t>(s.total_gpus());
+  per_rank_columns(r, def, n);
+  const int iterations = static_cast<int>(param_number(r.params, suites::kIterationsParam));
+  const int warmup = static_cast<int>(param_number(r.params, suites::kWarmupParam));
+  const double files = param_number(r.params, "files");
+  const bool unique = param_flag(r.params, "unique_dir");
+  const double directories = static_cast<double>(
+      io::tree_directories(static_cast<std::uint32_t>(param_number(r.params, "depth")),
+                           static_cast<std::uint32_t>(param_number(r.params, "branch"))));
+  const auto nodes = client_shares(s, faults, s.storage.metadata_ops / s.nodes);
+  Table& t = r.points;
+  for (int i = 0; i < iterations; ++i) t.column("iteration", "", true).values.push_back(i);
+  double seconds = 0;
+  for (const char* name : {"create", "stat", "read", "remove", "tree_create", "tree_remove"}) {
+    const bool tree = std::string_view(name).starts_with("tree");
+    const std::vector<double> ranks = rank_shares(s, nodes, rng);
+    double aggregate = 0;
+    if (!tree) {
+      aggregate = aggregate_of(nodes, files * s.gpus_per_node);
+    } else if (unique) {
+      aggregate = aggregate_of(nodes, directories * s.gpus_per_node);
+    } else {
+      aggregate = ranks[0];
+    }
+    const std::vector<double> rates = iteration_rates(aggregate, iterations, rng);
+    const double median = median_or_nan(rates);
+    auto& rate = r.per_rank.find(fmt::format("{}_rate", name))->values;
+    auto& rank_rate = r.per_rank.find(fmt::format("{}_rate_rank", name))->values;
+    for (std::size_t i = 0; i < n; ++i) {
+      rate[i] = median;
+      rank_rate[i] = iterations == 0 ? kNaN : tree && !unique && i != 0 ? 0.0 : ranks[i];
+    }
+    auto& points = t.column(fmt::format("{}_rate", name), "ops/s", false, Better::higher).values;
+    points.insert(points.end(), rates.begin(), rates.end());
+    const double ops = tree ? directories * (unique ? static_cast<double>(n) : 1.0) : files * static_cast<double>(n);
+    if (std::isfinite(median)) seconds += ops / median * (iterations + warmup);
+  }
+  for (int i = 0; i < iterations; ++i) t.column("wrong_files", "", true, Better::lower).values.push_back(0);
+  r.per_rank.find("files")->values.assign(n, files);
+  r.per_rank.find("checked_files")->values.assign(n, files * iterations);
+  r.per_rank.find("wrong_files")->values.assign(n, 0.0);
+  mark_dead_ranks(r, s, faults);
+  return seconds;
+}
+
+std::uint64_t checkpoint_total_bytes(const Params& p) {
+  if (const auto* preset = io::find_checkpoint_preset(param_text(p, "preset"))) return preset->bytes;
+  return static_cast<std::uint64_t>(param_number(p, "total_bytes"));
+}
+
+// checkpoint as suites/checkpoint.cpp stores it, MLPerf Storage's definitions: every rank writes
+// its shard at its share of its client; checkpoint_time is the slowest rank's time (x an
+// iteration spread), checkpoint_bw = all shards / checkpoint_time; restore the same, reading.
+double simulate_checkpoint(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
+                           const FaultMap& faults, std::mt19937_64& rng) {
+  if (!storage_described(r, s, false)) return 0;
+  const std::size_t n = static_cast<std::size_t>(s.total_gpus());
+  per_rank_columns(r, def, n);
+  const int iterations = static_cast<int>(param_number(r.params, suites::kIterationsParam));
+  const int warmup = static_cast<int>(param_number(r.params, suites::kWarmupParam));
+  const double shard =
+      static_cast<double>(io::shard_bytes(checkpoint_total_bytes(r.params), static_cast<std::uint32_t>(n)));
+  const double all_bytes = shard * static_cast<double>(n);
+  struct Phase {
+    std::vector<double> rank_time, time, bw;
+  };
+  auto phase = [&](bool write) {
+    const auto nodes = client_shares(s, faults, sim::storage_per_client_gbs(s.storage, s.nodes, write));
+    Phase ph;
+    double slowest = 0;
+    for (double gbs : rank_shares(s, nodes, rng)) {
+      ph.rank_time.push_back(shard / (gbs * 1e9));
+      slowest = std::max(slowest, ph.rank_time.back());
+    }
+    std::normal_distribution<double> noise(1.0, kStorageIterationSpread);
+    for (int i = 0; i < iterations; ++i) {
+      ph.time.push_back(slowest * std::max(1.0, noise(rng)));  // never faster than the slowest rank
+      ph.bw.push_back(all_bytes / ph.time.back() / 1e9);
+    }
+    return ph;
+  };
+  const Phase w = phase(true), rd = phase(false);
+  auto set = [&](const char* name, auto value) {
+    auto& v = r.per_rank.find(name)->values;
+    for (std::size_t i = 0; i < n; ++i) v[i] = iterations > 0 ? value(i) : kNaN;
+  };
+  set("checkpoint_time", [&](std::size_t) { return median_or_nan(w.time); });
+  set("checkpoint_bw", [&](std::size_t) { return median_or_nan(w.bw); });
+  set("restore_time", [&](std::size_t) { return median_or_nan(rd.time); });
+  set("restore_bw", [&](std::size_t) { return median_or_nan(rd.bw); });
+  set("checkpoint_time_rank", [&](std::size_t i) { return w.rank_time[i]; });
+  set("restore_time_rank", [&](std::size_t i) { return rd.rank_time[i]; });
+  r.per_rank.find("shard_bytes")->values.assign(n, shard);
+  set("checkpoint_bytes", [&](std::size_t) { return all_bytes; });
+  r.per_rank.find("checked_bytes")->values.assign(n, shard * iterations);
+  r.per_rank.find("wrong_bytes")->values.assign(n, 0.0);
+  Table& t = r.points;
+  for (int i = 0; i < iterations; ++i) {
+    const auto at = static_cast<std::size_t>(i);
+    t.column("iteration", "", true).values.push_back(i);
+    t.column("checkpoint_time", "s", false, Better::lower).values.push_back(w.time[at]);
+    t.column("checkpoint_bw", "GB/s", false, Better::higher).values.push_back(w.bw[at]);
+    t.column("restore_time", "s", false, Better::lower).values.push_back(rd.time[at]);
+    t.column("restore_bw", "GB/s", false, Better::higher).values.push_back(rd.bw[at]);
+    t.column("wrong_bytes", "B", true, Better::lower).values.push_back(0);
+  }
+  mark_dead_ranks(r, s, faults);
+  const double one = median_or_nan(w.time) + median_or_nan(rd.time);
+  return std::isfinite(one) ? one * (iterations + warmup) : 0;
+}
+
 }  // namespace
 
 std::string simulated_host(int node) { return fmt::format("node{:05d}", node); }
@@ -457,11 +701,13 @@ std::vector<Fault> load_faults(const std::string& text, const std::string& path,
       f.kind = FaultKind::dead_node;
     else if (kind == "degraded_link")
       f.kind = FaultKind::degraded_link;
+    else if (kind == "slow_storage_client")
+      f.kind = FaultKind::slow_storage_client;
     else
       yaml::fail(item["kind"], path,
                  fmt::format(
-                     "kind: expected one of: slow_gpu, throttling_node, dead_node, degraded_link, found '{}' "
-                     "(flapping links and slow storage clients are not modelled yet: docs/simulation.md)",
+                     "kind: expected one of: slow_gpu, throttling_node, dead_node, degraded_link, "
+                     "slow_storage_client, found '{}' (flapping links are not modelled yet: docs/simulation.md)",
                      kind));
     const auto node = yaml::get_int(item["node"], path, "node");
     if (node < 0 || node >= system.nodes)
@@ -582,6 +828,11 @@ std::string simulate_campaign(const SimulateOptions& o) {
       simulate_gemm(r, def, s, fmap, rng, o.gpu_spread, calibration);
     } else if (const auto op = collectives::collective_from_string(step.benchmark)) {
       const double simulated = simulate_collective(r, def, *op, s, topology, places, fmap, rng);
+      if (simulated > 0) seconds = simulated;
+    } else if (step.benchmark == "ior" || step.benchmark == "mdtest" || step.benchmark == "checkpoint") {
+      const double simulated = step.benchmark == "ior"      ? simulate_ior(r, def, s, fmap, rng)
+                               : step.benchmark == "mdtest" ? simulate_mdtest(r, def, s, fmap, rng)
+                                                            : simulate_checkpoint(r, def, s, fmap, rng);
       if (simulated > 0) seconds = simulated;
     } else {
       r.status = Status::skipped;

@@ -13,7 +13,7 @@
 
 namespace gpuaccept::harness {
 
-enum class FaultKind { slow_gpu, throttling_node, dead_node, degraded_link };
+enum class FaultKind { slow_gpu, throttling_node, dead_node, degraded_link, slow_storage_client };
 
 struct Fault {
   FaultKind kind = FaultKind::slow_gpu;
@@ -21,7 +21,8 @@ struct Fault {
   int gpu = -1;   // slow_gpu: the local GPU
   int peer = -1;  // degraded_link: the other end of a link between two nodes; -1: the node's own NICs
   // slow_gpu, throttling_node: compute rate x factor; degraded_link: bandwidth x factor (the
-  // node's NICs, or the path between node and peer)
+  // node's NICs, or the path between node and peer); slow_storage_client: the node's storage
+  // client moves data and metadata at factor x its share
   double factor = 1;
 };
 

@@ -151,6 +151,125 @@ class Simulate(unittest.TestCase):
                              cwd=self.dir, capture_output=True, text=True)
         self.assertEqual(sim.returncode, 2)
         self.assertIn("faults.yaml:2:42: peer: expected another node, 0..299 but not 4, found 4", sim.stderr)
+        with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
+            f.write("faults:\n  - {kind: slow_storage_client, node: 4, gpu: 1, factor: 0.5}\n")
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"],
+                             cwd=self.dir, capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 2)
+        self.assertIn("faults.yaml:2:47: gpu: only a slow_gpu fault names a GPU, not slow_storage_client", sim.stderr)
+
+
+STORAGE_NODES = 60
+
+STORAGE_CONTRACT = textwrap.dedent("""\
+    contract: storage
+    criteria:
+      - id: ior-write-rank
+        benchmark: ior
+        metric: write_bw_rank
+        outliers: {ratio: 0.9}
+      - id: ior-read-node
+        benchmark: ior
+        metric: read_bw_rank
+        scope: node
+        reduce: sum
+        outliers: {ratio: 0.9}
+    """)
+
+STORAGE_CAMPAIGN = textwrap.dedent("""\
+    campaign: storage
+    system: system.yaml
+    contract: contract.yaml
+    benchmarks:
+      - {benchmark: ior, params: {dir: /scratch, block_size: 1G, iterations: 3}}
+      - {benchmark: mdtest, params: {dir: /scratch, files: 1000, iterations: 2}}
+      - {benchmark: checkpoint, params: {dir: /scratch, preset: llama3-8b, iterations: 2}}
+    """)
+
+
+class SimulatedStorage(unittest.TestCase):
+    """60 nodes of phase 1 (25 GB/s per client; the file system 1 TB/s write, 2 TB/s read):
+    writes are bound by the file system (1000 GB/s < 60 x 25), reads by the clients (1500 < 2000)."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gpuaccept-sim-storage-")
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = system.replace("value: 1063", f"value: {STORAGE_NODES}", 1)
+        for name, text in (("system.yaml", system), ("contract.yaml", STORAGE_CONTRACT),
+                           ("campaign.yaml", STORAGE_CAMPAIGN)):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(text)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def simulate_and_check(self, faults):
+        args = [BIN, "simulate", "campaign.yaml", "-o", "r.h5"]
+        if faults:
+            with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
+                f.write(faults)
+            args += ["--faults", "faults.yaml"]
+        sim = subprocess.run(args, cwd=self.dir, capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        check = subprocess.run([BIN, "check", "r.h5", "--quarantine", "q.txt"], cwd=self.dir,
+                               capture_output=True, text=True)
+        return check, read(os.path.join(self.dir, "q.txt")).split()
+
+    def steps(self):
+        with h5py.File(os.path.join(self.dir, "r.h5"), "r") as f:
+            out = {}
+            for step in f["steps"].values():
+                self.assertEqual(step.attrs["status"], "ok", step.attrs.get("reason"))
+                out[step.attrs["benchmark"]] = (step["per_rank"][()], step["points"][()])
+            return out
+
+    def test_healthy_figures_from_the_storage_model(self):
+        check, quarantine = self.simulate_and_check(None)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertEqual(quarantine, [])
+        steps = self.steps()
+        ranks, points = steps["ior"]
+        self.assertEqual(len(ranks), STORAGE_NODES * 8)
+        self.assertEqual(len(points), 3)
+        np.testing.assert_allclose(points["write_bw"], 1000, rtol=0.04)
+        np.testing.assert_allclose(points["read_bw"], 1500, rtol=0.04)
+        np.testing.assert_allclose(points["write_time"], STORAGE_NODES * 8 * 2**30 / points["write_bw"] / 1e9)
+        np.testing.assert_allclose(np.median(ranks["write_bw_rank"]), 1000 / STORAGE_NODES / 8, rtol=0.01)
+        np.testing.assert_allclose(np.median(ranks["read_bw_rank"]), 25 / 8, rtol=0.01)
+        self.assertEqual(len(set(ranks["write_bw"])), 1)  # the aggregate, the same on every rank
+        np.testing.assert_array_equal(ranks["wrong_bytes"], 0)
+        np.testing.assert_array_equal(ranks["checked_bytes"], 3 * 2**30)
+        ranks, points = steps["mdtest"]
+        np.testing.assert_allclose(points["create_rate"], 500000, rtol=0.04)
+        np.testing.assert_allclose(np.median(ranks["create_rate_rank"]), 500000 / STORAGE_NODES / 8, rtol=0.01)
+        np.testing.assert_array_equal(ranks["tree_create_rate_rank"][1:], 0)  # rank 0 makes the shared tree
+        np.testing.assert_array_equal(ranks["wrong_files"], 0)
+        ranks, points = steps["checkpoint"]
+        # MLPerf Storage: the slowest rank's time for the 105 GB model state, written at 1 TB/s.
+        shard = ranks["shard_bytes"][0]
+        self.assertEqual(ranks["checkpoint_bytes"][0], shard * STORAGE_NODES * 8)
+        self.assertLess(abs(shard * STORAGE_NODES * 8 - 105e9), STORAGE_NODES * 8 * 4096)
+        slowest = ranks["checkpoint_time_rank"].max()
+        self.assertTrue(np.all(points["checkpoint_time"] >= slowest))
+        np.testing.assert_allclose(points["checkpoint_time"], slowest, rtol=0.04)
+        self.assertGreater(slowest, 105e9 / 1000e9 * 1.02)  # the slowest of 480 ranks, not the mean
+        self.assertLess(slowest, 105e9 / 1000e9 * 1.15)
+        np.testing.assert_allclose(points["restore_bw"], 105e9 / points["restore_time"] / 1e9, rtol=1e-3)
+
+    def test_slow_storage_client_named_exactly(self):
+        check, quarantine = self.simulate_and_check(
+            "faults:\n  - {kind: slow_storage_client, node: 17, factor: 0.6}\n")
+        out = check.stdout
+        self.assertEqual(check.returncode, 1, out + check.stderr)
+        self.assertEqual(quarantine, ["node00017"])
+        self.assertIn(f"8 of {STORAGE_NODES * 8} ranks are outliers", out)
+        self.assertEqual(set(re.findall(r"host (node\d+)", out)), {"node00017"})
+        self.assertEqual(set(re.findall(r"node\d+", out)), {"node00017"})
+        self.assertRegex(out, r"ior-read-node\s+1 outliers")
+        # The slow client is the last to finish: the aggregate drops to 60 x its rate.
+        _, points = self.steps()["ior"]
+        np.testing.assert_allclose(points["write_bw"], STORAGE_NODES * 1000 / STORAGE_NODES * 0.6, rtol=0.04)
+        np.testing.assert_allclose(points["read_bw"], STORAGE_NODES * 25 * 0.6, rtol=0.04)
 
 
 PAIRS_NODES = 40
@@ -339,6 +458,64 @@ class SameLayoutAsARealRun(unittest.TestCase):
             # Rows = groups x sizes, sizes rounded to whole elements per rank and merged as the
             # real run does: allgather on 4 ranks of fp32 turns 8 B into 16 B (one element each).
             self.assertEqual([len(a["points"]) for a, _ in pairs], [1 * 2, 4 * 2, 2 * 2, 6 * 2, 2 * 2, 6 * 3, 3 + 2, 2])
+
+
+    def test_storage_steps_match_a_real_run(self):
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-storage-layout-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = re.sub(r"value: 8$", "value: 2", system.replace("value: 1063", "value: 4", 1), flags=re.M)
+        campaign = textwrap.dedent(f"""\
+            campaign: tiny-storage
+            system: tiny.yaml
+            benchmarks:
+              - {{benchmark: ior, params: {{dir: {tmp}, transfer_size: 64K, block_size: 256K, segments: 2,
+                                            iterations: 2, warmup: 0}}}}
+              - {{benchmark: ior, params: {{dir: {tmp}, transfer_size: 64K, block_size: 64K, read: false,
+                                            iterations: 1, warmup: 0}}}}
+              - {{benchmark: mdtest, params: {{dir: {tmp}, files: 5, depth: 1, branch: 2, iterations: 2, warmup: 0}}}}
+              - {{benchmark: checkpoint, params: {{dir: {tmp}, total_bytes: 1M, chunk: 256K, iterations: 2,
+                                                   warmup: 0}}}}
+            """)
+        for name, text in (("tiny.yaml", system), ("campaign.yaml", campaign)):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "-o", "sim.h5"], cwd=tmp, capture_output=True,
+                             text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        env = mpi_env()
+        env["GPUACCEPT_FAKE_RANKS_PER_NODE"] = "2"
+        real = subprocess.run(["mpirun", "--oversubscribe", "-x", "GPUACCEPT_FAKE_RANKS_PER_NODE", "-np", "8", BIN,
+                               "run", "-q", "campaign.yaml", "--backend", "cpu", "-o", "real.h5"], cwd=tmp,
+                              capture_output=True, text=True, env=env, timeout=240)
+        self.assertEqual(real.returncode, 0, real.stdout + real.stderr)
+        with h5py.File(os.path.join(tmp, "sim.h5"), "r") as s, h5py.File(os.path.join(tmp, "real.h5"), "r") as r:
+            order = lambda f: sorted(f["steps"].values(), key=lambda x: int(x.attrs["index"]))
+            pairs = list(zip(order(s), order(r)))
+            self.assertEqual(len(pairs), 4)
+            for a, b in pairs:
+                self.assertEqual(a.name, b.name)
+                self.assertEqual(a.attrs["status"], "ok", a.attrs.get("reason"))
+                self.assertEqual(b.attrs["status"], "ok", b.attrs.get("reason"))
+                for table in ("points", "per_rank"):
+                    ta, tb = a[table][()], b[table][()]
+                    self.assertEqual(ta.dtype, tb.dtype, f"{a.name} {table}")
+                    self.assertEqual(len(ta), len(tb), f"{a.name} {table}")
+                    for attr in ("units", "better"):
+                        np.testing.assert_array_equal(a[table].attrs[attr], b[table].attrs[attr])
+                    for c in ta.dtype.names:  # what the real run leaves empty, so does the simulation
+                        if c.endswith("_rate_rank") or c in ("suspect",):
+                            continue
+                        np.testing.assert_array_equal(np.isnan(ta[c]) if ta[c].dtype.kind == "f" else 0,
+                                                      np.isnan(tb[c]) if tb[c].dtype.kind == "f" else 0,
+                                                      err_msg=f"{a.name} {table} {c}")
+                for c in ("write_bytes", "read_bytes", "checked_bytes", "wrong_bytes", "shard_bytes",
+                          "checkpoint_bytes", "files", "checked_files", "wrong_files"):
+                    if c in a["per_rank"].dtype.names:
+                        np.testing.assert_array_equal(a["per_rank"][c], b["per_rank"][c], err_msg=f"{a.name} {c}")
+                for c in ("write_bytes", "read_bytes", "stonewall_transfers", "wrong_bytes", "wrong_files"):
+                    if c in a["points"].dtype.names:
+                        np.testing.assert_array_equal(a["points"][c], b["points"][c], err_msg=f"{a.name} {c}")
 
 
 if __name__ == "__main__":
