@@ -204,31 +204,6 @@ constexpr double kCollectiveGroupSpread = 0.005;
 constexpr double kCollectiveIterationCv = 0.01;
 constexpr double kP99OverMean = 1 + 2.326 * kCollectiveIterationCv;  // normal iterations
 
-sim::CollectiveOp model_op(collectives::CollectiveOp op) {
-  using C = collectives::CollectiveOp;
-  switch (op) {
-    case C::allreduce:
-      return sim::CollectiveOp::allreduce;
-    case C::allgather:
-      return sim::CollectiveOp::allgather;
-    case C::reducescatter:
-      return sim::CollectiveOp::reducescatter;
-    case C::alltoall:
-      return sim::CollectiveOp::alltoall;
-    case C::broadcast:
-      return sim::CollectiveOp::broadcast;
-    case C::reduce:
-      return sim::CollectiveOp::reduce;
-    case C::gather:
-      return sim::CollectiveOp::gather;
-    case C::scatter:
-      return sim::CollectiveOp::scatter;
-    case C::sendrecv:
-      return sim::CollectiveOp::sendrecv;
-  }
-  return sim::CollectiveOp::allreduce;
-}
-
 // Whether a group's traffic crosses the path between nodes a and b (`nodes`: the group's
 // distinct nodes in communicator order). Rings (and trees' chains, and sendrecv's shift) join
 // neighbours, the last back to the first; alltoall joins every two nodes; gather and scatter
@@ -365,7 +340,6 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
   auto col = [&](std::size_t i) -> std::vector<double>& { return t.columns[i].values; };
 
   const sim::CollectiveModel model(s, topology);
-  const sim::CollectiveOp mop = model_op(op);
   std::normal_distribution<double> spread(1.0, kCollectiveGroupSpread);
   std::map<int, double> round_seconds;  // the slowest group of each round
   std::vector<int> nodes;
@@ -402,7 +376,7 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
       const collectives::MessageShape shape = collectives::message_shape(op, want, elem, size);
       if (shape.bytes == previous) continue;  // rounded onto the previous size, as the real run skips it
       previous = shape.bytes;
-      const double time_us = model.estimate(mop, comm, shape.bytes).time_us * std::max(0.5, spread(rng));
+      const double time_us = model.estimate(op, comm, shape.bytes).time_us * std::max(0.5, spread(rng));
       const double algbw = static_cast<double>(shape.bytes) / (time_us * 1e3);
       col(0).push_back(static_cast<double>(g));
       col(1).push_back(group.round);

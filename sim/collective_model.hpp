@@ -9,21 +9,14 @@
 #include <span>
 #include <string_view>
 
+#include "collectives/types.hpp"
 #include "sim/topology.hpp"
 
 namespace gpuaccept::sim {
 
-enum class CollectiveOp {
-  allreduce,
-  allgather,
-  reducescatter,
-  alltoall,
-  broadcast,
-  reduce,
-  gather,
-  scatter,
-  sendrecv
-};
+// The operations the real run measures (one enum for both: the model times what the
+// benchmarks run; collectives/types.hpp is plain data, no MPI).
+using CollectiveOp = collectives::CollectiveOp;
 enum class Algorithm { ring, tree, nvls, direct };
 
 std::string_view to_string(Algorithm);
