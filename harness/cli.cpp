@@ -531,7 +531,7 @@ std::string describe_param(const suites::BenchmarkDef& b, const suites::ParamSpe
     for (const auto& [name, members] : p.sets) sets.push_back(fmt::format("{} ({})", name, members.size()));
     text += fmt::format("  sets: {}", fmt::join(sets, ", "));
   }
-  if (!p.choices.empty() && p.choices.size() <= 12) text += fmt::format("  [{}]", fmt::join(p.choices, "|"));
+  if (!p.choices.empty()) text += fmt::format("  [{}]", fmt::join(p.choices, "|"));
   if (p.min && p.max) text += fmt::format("  [{:g} .. {:g}]", *p.min, *p.max);
   return text;
 }
