@@ -428,11 +428,7 @@ int command_report(const ReportCli& o) {
 std::string headline_of(const StepResult& s) {
   const auto* def = suites::Registry::instance().find(s.benchmark);
   if (!def || def->headline.empty() || s.status != Status::ok) return s.reason;
-  if (const Column* c = s.per_rank.find(def->headline); c && !c->values.empty())
-    return fmt::format("{} min {:.4g} median {:.4g} {}", c->name, stats::min(c->values), stats::median(c->values), c->unit);
-  if (const Column* c = s.points.find(def->headline); c && !c->values.empty())
-    return fmt::format("{} {:.4g} {} at largest point", c->name, c->values.back(), c->unit);
-  return {};
+  return headline(*def, s);
 }
 
 void print_table(const Table& t, std::size_t max_rows) {
@@ -567,7 +563,7 @@ int command_list(const std::string& only) {
 int main_cli(int argc, char** argv) {
   CLI::App app{"gpuaccept: benchmarks and acceptance tests for GPU supercomputers.\n"
                "Exit status: 0 all criteria pass, 1 a criterion fails, 2 bad input or usage, 3 a step broke."};
-  app.set_version_flag("--version", std::string(GPUACCEPT_VERSION " (" GPUACCEPT_GIT_REVISION ")"));
+  app.set_version_flag("--version", fmt::format("{} ({})", tool_version(), git_revision()));
   app.require_subcommand(1);
 
   RunOptions run_options;

@@ -218,20 +218,6 @@ StepResult assemble(const Step& step, const suites::BenchmarkDef& def, Backend b
   return r;
 }
 
-std::string headline(const suites::BenchmarkDef& def, const StepResult& r) {
-  if (def.headline.empty()) return {};
-  if (const Column* c = r.per_rank.find(def.headline); c && !c->values.empty()) {
-    return fmt::format("{} min {:.4g} median {:.4g} {}", def.headline, stats::min(c->values),
-                       stats::median(c->values), c->unit);
-  }
-  if (const Column* c = r.points.find(def.headline); c && !c->values.empty()) {
-    const Column* bytes = r.points.find("bytes");
-    return fmt::format("{} {:.4g} {} at {} B", def.headline, c->values.back(), c->unit,
-                       bytes ? static_cast<std::int64_t>(bytes->values.back()) : 0);
-  }
-  return {};
-}
-
 std::string timestamp_for_file(double t) {
   const std::time_t secs = static_cast<std::time_t>(t);
   std::tm tm{};
@@ -293,6 +279,22 @@ std::string mpi_library_version() {
 }
 
 }  // namespace
+
+std::string headline(const suites::BenchmarkDef& def, const StepResult& r) {
+  if (def.headline.empty()) return {};
+  if (const Column* c = r.per_rank.find(def.headline); c && !c->values.empty()) {
+    return fmt::format("{} min {:.4g} median {:.4g} {}", def.headline, stats::min(c->values),
+                       stats::median(c->values), c->unit);
+  }
+  if (const Column* c = r.points.find(def.headline); c && !c->values.empty()) {
+    if (const Column* bytes = r.points.find("bytes"); bytes && !bytes->values.empty())
+      return fmt::format("{} {:.4g} {} at {} B", def.headline, c->values.back(), c->unit,
+                         static_cast<std::int64_t>(bytes->values.back()));
+    return fmt::format("{} {:.4g} {} at the last point", def.headline, c->values.back(), c->unit);
+  }
+  return {};
+}
+
 
 std::map<std::string, std::string> sanitized_environment() {
   static const char* const prefixes[] = {"NCCL_", "OMPI_", "PMIX_", "CUDA_", "SLURM_", "UCX_", "HDF5_",
@@ -385,8 +387,8 @@ int run_campaign(const RunOptions& options) {
   if (root) {
     try {
       info.schema_version = kSchemaVersion;
-      info.tool_version = GPUACCEPT_VERSION;
-      info.git_revision = GPUACCEPT_GIT_REVISION;
+      info.tool_version = std::string(tool_version());
+      info.git_revision = std::string(git_revision());
       info.campaign = campaign.name;
       info.system = campaign.system;
       info.phase = campaign.phase;
@@ -405,7 +407,7 @@ int run_campaign(const RunOptions& options) {
       info.versions = kernels::library_versions();
       info.versions["mpi"] = mpi_library_version();
       info.versions["hdf5"] = hdf5_library_version();
-      info.versions["gpuaccept"] = GPUACCEPT_VERSION;
+      info.versions["gpuaccept"] = std::string(tool_version());
       info.environment = sanitized_environment();
       info.ranks = ranks;
       std::set<std::string> done;
@@ -454,7 +456,7 @@ int run_campaign(const RunOptions& options) {
 
   if (root) {
     std::cout << fmt::format("gpuaccept {} ({}): campaign {} on {}, {} rank(s), backend {}, {} step(s){}\n",
-                             GPUACCEPT_VERSION, GPUACCEPT_GIT_REVISION, campaign.name, campaign.system, size,
+                             tool_version(), git_revision(), campaign.name, campaign.system, size,
                              kernels::to_string(backend), steps.size(),
                              done.empty() ? "" : fmt::format(" ({} already stored)", done.size()));
     std::cout << fmt::format("results: {}\n", opened.message) << std::flush;

@@ -7,6 +7,13 @@
 #include <string>
 #include <vector>
 
+namespace gpuaccept {
+struct StepResult;
+namespace suites {
+struct BenchmarkDef;
+}
+}  // namespace gpuaccept
+
 namespace gpuaccept::harness {
 
 struct RunOptions {
@@ -23,6 +30,11 @@ struct RunOptions {
 // Call between MPI_Init and MPI_Finalize on every rank. Returns the exit status, the same on
 // every rank: 0 all criteria pass, 1 a criterion fails, 2 bad input, 3 a step broke.
 int run_campaign(const RunOptions& options);
+
+// The one-line figure of a finished step, as the progress lines and `show` print it: the
+// benchmark's headline metric, its min and median over ranks (a per-rank metric) or its value
+// at the largest message size (a points column); "" when the benchmark names none.
+std::string headline(const suites::BenchmarkDef& def, const StepResult& r);
 
 // Environment variables kept as provenance: launcher and library settings, never secrets.
 std::map<std::string, std::string> sanitized_environment();

@@ -742,8 +742,8 @@ std::string simulate_campaign(const SimulateOptions& o) {
 
   RunInfo info;
   info.schema_version = kSchemaVersion;
-  info.tool_version = GPUACCEPT_VERSION;
-  info.git_revision = GPUACCEPT_GIT_REVISION;
+  info.tool_version = std::string(tool_version());
+  info.git_revision = std::string(git_revision());
   info.campaign = campaign.name;
   info.system = campaign.system;
   info.phase = campaign.phase;
@@ -759,7 +759,7 @@ std::string simulate_campaign(const SimulateOptions& o) {
   }
   info.system_yaml = s.text;
   info.system_path = s.path;
-  info.versions["gpuaccept"] = GPUACCEPT_VERSION;
+  info.versions["gpuaccept"] = std::string(tool_version());
   info.versions["hdf5"] = hdf5_library_version();
   info.versions["simulator"] = "sim/ alpha-beta model (docs/simulation.md)";
   info.ranks.resize(static_cast<std::size_t>(ranks));

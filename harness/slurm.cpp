@@ -95,7 +95,7 @@ std::string slurm_script(const Campaign& campaign, const SlurmOptions& o) {
 
   std::string s;
   s += "#!/bin/bash\n";
-  s += fmt::format("# Written by gpuaccept {} (`gpuaccept slurm`) for campaign {}.\n", GPUACCEPT_VERSION,
+  s += fmt::format("# Written by gpuaccept {} (`gpuaccept slurm`) for campaign {}.\n", tool_version(),
                    shell_quote(campaign.name));
   s += "# Submit with sbatch; Slurm's own output goes to the log folder named below.\n";
   s += fmt::format("#SBATCH --job-name={}\n", job_name_of(campaign.name));

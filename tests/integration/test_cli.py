@@ -122,6 +122,15 @@ class LocalCampaign(Workdir):
         self.assertRegex(result.stdout, r"\[1/4\] gemm .* OK")
         self.assertRegex(result.stdout, r"SKIPPED: bf16 GEMM is not applicable on this backend")
         self.assertFalse(os.path.exists(out + "~"), "the backup twin must be gone after a finished run")
+        # The progress line's figure and `show`'s are the same text (one formatter): the bus
+        # bandwidth at the largest message, the GEMM rate's min and median over ranks.
+        figures = re.findall(r"OK  ((?:busbw_oop \S+ GB/s at 32768 B)|(?:tflops min \S+ median \S+ TFLOP/s))$",
+                             result.stdout, re.M)
+        self.assertEqual(len(figures), 3, result.stdout)
+        show = cli("show", out)
+        self.assertExit(show, 0)
+        for figure in figures:
+            self.assertIn(figure, show.stdout)
         with h5py.File(out, "r") as f:
             self.assertEqual(text_attr(f, "gpuaccept_schema").split(".")[0], "1")
             self.assertEqual(text_attr(f, "campaign"), "tiny")
@@ -603,6 +612,24 @@ class Gpu(Workdir):
                 self.assertEqual(text_attr(step, "status"), "ok", text_attr(step, "reason"))
                 if text_attr(step, "benchmark") == "allreduce":
                     self.assertTrue(np.all(step["points"][()]["wrong_oop"] == 0))
+
+
+class Version(Workdir):
+    def test_revision_is_the_checkout_built(self):
+        # The revision is looked up at build time, so --version and every results file name the
+        # commit that was built, not the one CMake last configured.
+        describe = subprocess.run(["git", "-C", SOURCE, "describe", "--always", "--abbrev=12"],
+                                  capture_output=True, text=True)
+        if describe.returncode != 0:
+            self.skipTest("the source tree is not a git checkout")
+        version = cli("--version")
+        self.assertExit(version, 0)
+        self.assertRegex(version.stdout.strip(), r"^\d+\.\d+\.\d+ \(" + re.escape(describe.stdout.strip()) + r"(-dirty)?\)$")
+        out = self.path("v.h5")
+        campaign = self.write("v.yaml", "campaign: v\nbenchmarks:\n  - {benchmark: gemm, params: {m: 8, n: 8, k: 8, iterations: 1, warmup: 0}}\n")
+        self.assertExit(mpirun(1, "run", campaign, "-o", out, "-q"), 0)
+        with h5py.File(out, "r") as f:
+            self.assertIn(f"({text_attr(f, 'git_revision')})", version.stdout)
 
 
 class Cli(Workdir):
