@@ -393,12 +393,166 @@ class SimulatedScopes(unittest.TestCase):
             np.testing.assert_allclose(at(pairs, gib)["busbw_oop"], 369, rtol=0.03)
             self.assertEqual(sorted(set(at(scaling, gib)["nodes"])), [2, 4, 8, 16, 32, 40])
             self.assertEqual(int(world["points"][()]["nodes"][0]), PAIRS_NODES)
-            self.assertEqual(bisect.attrs["status"], "skipped")
-            self.assertIn("scope bisect is not modelled", bisect.attrs["reason"])
+            # Bisect on a healthy machine: the world reaches 0.8 x the median pair, nothing to
+            # bisect: stage 0 alone (the world and one round of 20 pairs), nobody suspected.
+            self.assertEqual(bisect.attrs["status"], "ok")
+            self.assertEqual(len(bisect["samples/group_ranks"]), 1 + PAIRS_NODES // 2)
+            np.testing.assert_array_equal(bisect["per_rank"]["suspect"], 0)
             # alltoall: direct, one NIC per GPU; busbw factor (n-1)/n as nccl-tests.
             row = at(alltoall, 64 << 20)[0]
             self.assertAlmostEqual(row["busbw_oop"] / row["algbw_oop"], 15 / 16, places=9)
             self.assertNotIn("busbw_ip", alltoall["points"].dtype.names)
+
+
+POD_CONTRACT = textwrap.dedent("""\
+    contract: pods
+    criteria:
+      - id: pairs-global
+        benchmark: allreduce
+        select: {scope: pairs, pairing: global}
+        point: {bytes: 64M}
+        metric: busbw_oop
+        scope: pair
+        outliers: {ratio: 0.9}
+      - id: pairs-pod
+        benchmark: allreduce
+        select: {scope: pairs, pairing: pod}
+        point: {bytes: 64M}
+        metric: busbw_oop
+        scope: pair
+        outliers: {ratio: 0.9}
+    """)
+
+POD_CAMPAIGN = textwrap.dedent("""\
+    campaign: pods
+    system: system.yaml
+    contract: contract.yaml
+    benchmarks:
+      - benchmark: allreduce
+        params: {min_bytes: 64M, max_bytes: 64M, in_place: false, scope: pairs, pairing: [global, pod]}
+    """)
+
+
+class SimulatedPodPairing(unittest.TestCase):
+    """Phase 2's fabric (pods of 5,440 nodes below 2:1 spine up-links) on 12,000 nodes, two full
+    pods and part of a third: pairs drawn from all nodes mostly cross the core and run at half the
+    NIC rate, where a NIC at 0.6 of its rate hides; pairs drawn inside each pod run at the full
+    rate, and the same NIC is named."""
+
+    def test_slow_nic_hidden_by_global_pairs_and_named_by_pod_pairs(self):
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-pods-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase2-500k.yaml"))
+        self.assertIn("value: 62500", system)
+        system = system.replace("value: 62500", "value: 12000", 1)
+        for name, text in (("system.yaml", system), ("contract.yaml", POD_CONTRACT), ("campaign.yaml", POD_CAMPAIGN),
+                           ("faults.yaml", "faults:\n  - {kind: degraded_link, node: 100, factor: 0.6}\n")):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"], cwd=tmp,
+                             capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        check = subprocess.run([BIN, "check", "r.h5", "--quarantine", "q.txt"], cwd=tmp, capture_output=True,
+                               text=True)
+        out = check.stdout
+        self.assertEqual(check.returncode, 1, out + check.stderr)
+        self.assertRegex(out, r"pairs-global\s+0 outliers .* PASS")
+        self.assertRegex(out, r"pairs-pod\s+3 outliers .* FAIL")
+        self.assertEqual(re.findall(r"diagnosis: (.*)", out), ["suspected node node00100 (slow with 3 of 3 partners)"])
+        self.assertEqual(read(os.path.join(tmp, "q.txt")).split(), ["node00100"])
+        with h5py.File(os.path.join(tmp, "r.h5"), "r") as f:
+            by_pairing = {}
+            for step in f["steps"].values():
+                members = step["samples/group_ranks"][()]
+                nodes = members[:, [0, 8]] // 8  # each pair: its two nodes (8 ranks each)
+                crossing = np.count_nonzero(nodes[:, 0] // 5440 != nodes[:, 1] // 5440)
+                busbw = step["points"][()]["busbw_oop"]
+                by_pairing[crossing == 0] = (crossing, len(nodes), np.median(busbw))
+            # Pod pairing: no pair crosses a pod; global: most do, at half the NIC rate. Phase 2,
+            # 64 MiB on 16 ranks, the double binary tree: across the core 744 GB/s (8 x 800 Gb/s x
+            # 0.93) / 2 x 0.9 = 335 GB/s and 19 us of latency: busbw 319; inside a pod NVLink-bound
+            # 738 x 0.9 = 664 GB/s and 17 us: busbw 611.
+            self.assertEqual(set(by_pairing), {True, False})
+            crossing, total, median = by_pairing[False]
+            self.assertGreater(crossing, total // 2)
+            self.assertAlmostEqual(median, 319, delta=6)
+            self.assertAlmostEqual(by_pairing[True][2], 611, delta=12)
+
+
+BISECT_CAMPAIGN = textwrap.dedent("""\
+    campaign: bisect
+    system: system.yaml
+    contract: contract.yaml
+    benchmarks:
+      - benchmark: allreduce
+        params: {min_bytes: 1M, max_bytes: 1G, factor: 32, in_place: false, scope: bisect}
+    """)
+
+BISECT_CONTRACT = textwrap.dedent("""\
+    contract: bisect
+    criteria:
+      - id: bisect-groups-measured
+        benchmark: allreduce
+        select: {scope: bisect}
+        point: {bytes: 1G}
+        metric: busbw_oop
+        scope: communicator
+        bound: {min: 1}
+    """)
+
+
+class SimulatedBisect(unittest.TestCase):
+    """scope=bisect on the model: the real bisection (collectives/bisect) measures each stage's
+    groups with the collective model and the faults, on 40 nodes of phase 1."""
+
+    def bisect(self, faults):
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-bisect-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = system.replace("value: 1063", f"value: {PAIRS_NODES}", 1)
+        for name, text in (("system.yaml", system), ("campaign.yaml", BISECT_CAMPAIGN), ("contract.yaml", BISECT_CONTRACT),
+                           ("faults.yaml", faults)):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"], cwd=tmp,
+                             capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        check = subprocess.run([BIN, "check", "r.h5", "--quarantine", "q.txt"], cwd=tmp, capture_output=True, text=True)
+        with h5py.File(os.path.join(tmp, "r.h5"), "r") as f:
+            step = next(iter(f["steps"].values()))
+            self.assertEqual(step.attrs["status"], "ok", step.attrs.get("reason"))
+            suspect = np.array(step["per_rank"]["suspect"])
+            groups = step["samples/group_ranks"][()]
+            points = step["points"][()]
+        return suspect, groups, points, check, read(os.path.join(tmp, "q.txt")).split()
+
+    def test_slow_nic_in_a_world_step_is_the_culprit(self):
+        suspect, groups, points, check, quarantine = self.bisect(
+            "faults:\n  - {kind: degraded_link, node: 13, factor: 0.5}\n")
+        # Exactly node 13's 8 ranks are named.
+        np.testing.assert_array_equal(np.flatnonzero(suspect == 1), np.arange(13 * 8, 14 * 8))
+        self.assertEqual(np.count_nonzero(suspect == 0), PAIRS_NODES * 8 - 8)
+        # Stages as a real bisect stores them: the world (group 0, round 0), one round of 20 pairs
+        # (round 1), then the rechecks of the slow pair's two nodes with good partners (round 2).
+        self.assertEqual(len(groups), 1 + 20 + 2)
+        self.assertEqual(np.count_nonzero(groups[0] >= 0), PAIRS_NODES * 8)
+        rounds = {int(g): int(r) for g, r in zip(points["group"], points["round"])}
+        self.assertEqual([rounds[g] for g in range(len(groups))], [0] + [1] * 20 + [2] * 2)
+        self.assertEqual(sorted(set(points["bytes"])), [1 << 20, 32 << 20, 1 << 30])
+        # The recheck pairs node 13 (the candidate, first) with a good partner: slow again.
+        recheck = groups[21:] // 8
+        self.assertIn(13, recheck[:, 0])
+        self.assertIn("suspected node node00013 (named by bisect step", check.stdout)
+        self.assertEqual(quarantine, ["node00013"])
+
+    def test_bad_link_alone_names_no_node(self):
+        # A link between two nodes slows only their pair: the world ring (neighbours in cabling
+        # order) does not cross 5<->34, so the world reaches the threshold and nothing is bisected.
+        suspect, groups, _, check, quarantine = self.bisect(
+            "faults:\n  - {kind: degraded_link, node: 5, peer: 34, factor: 0.3}\n")
+        np.testing.assert_array_equal(suspect, 0)
+        self.assertEqual(len(groups), 1 + 20)
+        self.assertEqual(quarantine, [])
 
 
 TINY_CAMPAIGN = textwrap.dedent("""\
