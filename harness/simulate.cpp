@@ -51,7 +51,6 @@ struct FaultMap {
   struct Flap {
     int node = 0, peer = -1;
     double factor = 1, period_us = 0, down_fraction = 0, phase_us = 0;
-    bool down_at(double t_us) const { return std::fmod(t_us + phase_us, period_us) < down_fraction * period_us; }
   };
   std::vector<Flap> flaps;
 };
@@ -243,9 +242,11 @@ bool crosses(collectives::CollectiveOp op, const std::vector<int>& nodes, int ro
 
 // One point's timed iterations on a communicator whose path a flapping link crosses: the
 // iterations run back to back on the group's clock (`clock_us`, advanced by every run, untimed
-// ones included), each at the healthy time or, while a flap is down, at the time the model gives
-// with the link at the flap's factor; each with the iteration spread. Mean, p99 and CV as the
-// real run derives them from its per-iteration times.
+// ones included). An iteration's work progresses at the healthy rate while every flap is up and
+// at the rate the model gives with the link at the flap's factor while one is down, so an
+// iteration shorter than a down window is slow when it meets one, and a long one is slowed by
+// the share of its time it spends in them. Each iteration gets the iteration spread. Mean, p99
+// and CV as the real run derives them from its per-iteration times.
 struct PointFigures {
   double time_us = 0, p99_us = 0, cv = 0, seconds = 0;
 };
@@ -258,11 +259,28 @@ PointFigures flapping_point(const std::vector<const FaultMap::Flap*>& flaps, dou
   times.reserve(static_cast<std::size_t>(std::max(timed, 0)));
   PointFigures out;
   for (int i = 0; i < untimed + timed; ++i) {
-    double factor = 1;
-    for (const auto* f : flaps)
-      if (f->down_at(clock_us)) factor = std::min(factor, f->factor);
-    const double t = time_at(factor) * std::max(0.5, noise(rng));
-    clock_us += t;
+    const double start = clock_us;
+    double work = 1;  // share of the iteration still to do
+    while (work > 0) {
+      double factor = 1, next_edge = std::numeric_limits<double>::infinity();
+      for (const auto* f : flaps) {
+        const double at = std::fmod(clock_us + f->phase_us, f->period_us);
+        const double down_for = f->down_fraction * f->period_us;
+        if (at < down_for) factor = std::min(factor, f->factor);
+        next_edge = std::min(next_edge, (at < down_for ? down_for : f->period_us) - at);
+      }
+      const double whole = time_at(factor);  // the iteration's time in this state
+      const double step = std::max(next_edge, 1e-9 * whole);
+      if (work * whole <= step) {
+        clock_us += work * whole;
+        work = 0;
+      } else {
+        clock_us += step;
+        work -= step / whole;
+      }
+    }
+    const double t = (clock_us - start) * std::max(0.5, noise(rng));
+    clock_us = start + t;
     out.seconds += t * 1e-6;
     if (i >= untimed) times.push_back(t);
   }

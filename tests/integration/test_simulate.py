@@ -291,6 +291,14 @@ PAIRS_CONTRACT = textwrap.dedent("""\
         metric: busbw_oop
         scope: pair
         outliers: {ratio: 0.9}
+      - id: pairs-stable
+        description: no pair's iteration times spread 3x more than the median pair's (flapping links)
+        benchmark: allreduce
+        select: {scope: pairs}
+        point: {bytes: 64M}
+        metric: time_cv_oop
+        scope: pair
+        outliers: {ratio: 0.33}
       - id: nodes
         benchmark: allreduce
         select: {scope: node}
@@ -360,8 +368,10 @@ class SimulatedScopes(unittest.TestCase):
         self.assertIn("suspected link node00005<->node00034 (slow in round 0; node00005 fine with 2 other partners, "
                       "node00034 with 2)", out)
         self.assertIn("suspected node node00020 (slow with 3 of 3 partners)", out)
-        # NVLink inside a node does not see the NICs: the node criterion passes.
+        # NVLink inside a node does not see the NICs: the node criterion passes. Steady faults
+        # do not spread the iteration times: the stability rule passes.
         self.assertRegex(out, r"nodes\s+0 outliers .* PASS")
+        self.assertRegex(out, r"pairs-stable\s+0 outliers .* PASS")
         self.assertEqual(quarantine, ["node00020"])  # a node is drained, a link is not
 
     def test_healthy_machine_names_nothing(self):
@@ -553,6 +563,86 @@ class SimulatedBisect(unittest.TestCase):
         np.testing.assert_array_equal(suspect, 0)
         self.assertEqual(len(groups), 1 + 20)
         self.assertEqual(quarantine, [])
+
+
+FLAP_CONTRACT = textwrap.dedent("""\
+    contract: flapping
+    criteria:
+      - id: stable-allreduce
+        description: no pair's iteration times spread 3x more than the median pair's
+        benchmark: allreduce
+        select: {scope: pairs}
+        point: {bytes: 64M}
+        metric: time_cv_oop
+        scope: pair
+        outliers: {ratio: 0.33}
+      - id: stable-alltoall
+        benchmark: alltoall
+        select: {scope: pairs}
+        point: {bytes: 64M}
+        metric: time_cv_oop
+        scope: pair
+        outliers: {ratio: 0.33}
+    """)
+
+FLAP_CAMPAIGN = textwrap.dedent("""\
+    campaign: flapping
+    system: system.yaml
+    contract: contract.yaml
+    benchmarks:
+      - benchmark: allreduce
+        params: {min_bytes: 1M, max_bytes: 1G, factor: 4, in_place: false, scope: pairs}
+      - benchmark: alltoall
+        params: {min_bytes: 1M, max_bytes: 64M, factor: 4, scope: pairs, in_place: false}
+    """)
+
+
+class SimulatedFlapping(unittest.TestCase):
+    """Flapping links on 40 nodes of phase 1, judged by rules on the spread of iteration times
+    (time_cv_oop) of the pairs: the pair across a flapping link, and every pair of a node whose
+    NICs flap, are intermittently slow."""
+
+    def setUp(self):
+        SimulatedScopes.setUp(self)
+        for name, text in (("contract.yaml", FLAP_CONTRACT), ("campaign.yaml", FLAP_CAMPAIGN)):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(text)
+
+    tearDown = SimulatedScopes.tearDown
+    simulate_and_check = SimulatedScopes.simulate_and_check
+    diagnoses = SimulatedScopes.diagnoses
+
+    def test_flapping_link_and_flapping_nic_named_exactly(self):
+        check, quarantine = self.simulate_and_check(textwrap.dedent("""\
+            faults:
+              - {kind: flapping_link, node: 5, peer: 34, factor: 0.5, period_ms: 2, down_fraction: 0.25}
+              - {kind: flapping_link, node: 20, factor: 0.5, seed: 7}
+            """))
+        out = check.stdout
+        self.assertEqual(check.returncode, 1, out + check.stderr)
+        self.assertEqual(self.diagnoses(out), {"suspected link node00005<->node00034", "suspected node node00020"})
+        self.assertNotIn("slow pair", out)
+        self.assertNotIn("unstable pair", out)
+        # The spread of iteration times names them: the link's pair and node 20's three pairs.
+        for criterion in ("stable-allreduce", "stable-alltoall"):
+            self.assertRegex(out, criterion + r"\s+4 outliers .* FAIL\s+\(time_cv_oop at bytes=67108864, 4 of 60 communicators")
+        self.assertIn("suspected link node00005<->node00034 (unstable in round 0; node00005 fine with 2 other "
+                      "partners, node00034 with 2)", out)
+        self.assertIn("suspected node node00020 (unstable with 3 of 3 partners)", out)
+        self.assertEqual(quarantine, ["node00020"])
+        # The signature: the mean slowed somewhat, the tail and the spread far more.
+        with h5py.File(os.path.join(self.dir, "r.h5"), "r") as f:
+            step = sorted(f["steps"].values(), key=lambda s: int(s.attrs["index"]))[0]  # allreduce, pairs
+            pts, members = step["points"][()], step["samples/group_ranks"][()]
+        pts = pts[pts["bytes"] == 64 << 20]
+        pairs = [tuple(sorted(members[int(g)][[0, 8]] // 8)) for g in pts["group"]]
+        link = pts[pairs.index((5, 34))]
+        healthy = pts[[not ({5, 34} >= set(p) or 20 in p) for p in pairs]]
+        busbw, time, p99, cv = (np.median(healthy[c]) for c in ("busbw_oop", "time_oop", "time_p99_oop", "time_cv_oop"))
+        self.assertTrue(0.5 * busbw < link["busbw_oop"] < 0.95 * busbw, link["busbw_oop"] / busbw)
+        self.assertGreater(link["time_p99_oop"] / p99, 1.5)
+        self.assertGreater(link["time_cv_oop"] / cv, 10)
+        self.assertLess(link["time_oop"] / time, link["time_p99_oop"] / p99)
 
 
 TINY_CAMPAIGN = textwrap.dedent("""\
