@@ -704,6 +704,57 @@ class SameLayoutAsARealRun(unittest.TestCase):
             self.assertEqual([len(a["points"]) for a, _ in pairs], [1 * 2, 4 * 2, 2 * 2, 6 * 2, 2 * 2, 6 * 3, 3 + 2, 2])
 
 
+    def test_pod_pairs_and_bisect_match_a_real_run(self):
+        """8 fake nodes of one rank: pairs drawn inside pods of 4 (host-0..3, host-4..7 in the real
+        run; node00000..3, node00004..7 in the simulation: the number in the host name), and a
+        bisection whose planted slow node is node 2 (a 100 ms delay in the real run, NICs at 0.3
+        in the model): the same communicators, stage by stage, and the same culprit."""
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-pods-layout-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = re.sub(r"value: 8$", "value: 1", system, flags=re.M).replace("value: 1063", "value: 8", 1)
+        pairs = ("{benchmark: allreduce, params: {min_bytes: 1K, max_bytes: 8K, factor: 8, iterations: 2, warmup: 1, "
+                 "in_place: false, scope: pairs, pairing: pod, pod_nodes: 4}}")
+        bisect = ("{benchmark: allreduce, params: {min_bytes: 1M, max_bytes: 1M, iterations: 4, warmup: 1, "
+                  "in_place: false, scope: bisect, min_busbw: %s}}")
+        for name, text in (("tiny.yaml", system),
+                           ("sim.yaml", f"campaign: pods\nsystem: tiny.yaml\nbenchmarks:\n  - {pairs}\n  - {bisect % 0}\n"),
+                           ("real.yaml", f"campaign: pods\nsystem: tiny.yaml\nbenchmarks:\n  - {pairs}\n  - {bisect % 0.03}\n"),
+                           ("faults.yaml", "faults:\n  - {kind: degraded_link, node: 2, factor: 0.3}\n")):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "sim.yaml", "--faults", "faults.yaml", "-o", "sim.h5"], cwd=tmp,
+                             capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        env = mpi_env()
+        env.update(GPUACCEPT_FAKE_RANKS_PER_NODE="1", GPUACCEPT_FAKE_SLOW_HOST="host-2",
+                   GPUACCEPT_FAKE_SLOW_DELAY_MS="100")
+        real = subprocess.run(["mpirun", "--oversubscribe", "-x", "GPUACCEPT_FAKE_RANKS_PER_NODE", "-x",
+                               "GPUACCEPT_FAKE_SLOW_HOST", "-x", "GPUACCEPT_FAKE_SLOW_DELAY_MS", "-np", "8", BIN,
+                               "run", "-q", "real.yaml", "--backend", "cpu", "-o", "real.h5"], cwd=tmp,
+                              capture_output=True, text=True, env=env, timeout=240)
+        self.assertEqual(real.returncode, 0, real.stdout + real.stderr)
+        with h5py.File(os.path.join(tmp, "sim.h5"), "r") as s, h5py.File(os.path.join(tmp, "real.h5"), "r") as r:
+            order = lambda f: sorted(f["steps"].values(), key=lambda x: int(x.attrs["index"]))
+            (sim_pairs, sim_bisect), (real_pairs, real_bisect) = order(s), order(r)
+            self.assertEqual(sim_pairs.name, real_pairs.name)
+            members = sim_pairs["samples/group_ranks"][()]
+            np.testing.assert_array_equal(members, real_pairs["samples/group_ranks"][()])
+            self.assertEqual(len(members), 3 * 4)  # 3 rounds of 2 pairs in each pod of 4
+            self.assertTrue(np.all(members // 4 == members[:, :1] // 4), members)  # inside a pod
+            for a, b in ((sim_pairs, real_pairs), (sim_bisect, real_bisect)):
+                self.assertEqual(a.attrs["status"], "ok", a.attrs.get("reason"))
+                self.assertEqual(a["points"].dtype, b["points"].dtype)
+                self.assertEqual(a["per_rank"].dtype, b["per_rank"].dtype)
+                for k in ("group", "round", "nodes", "bytes", "count"):
+                    np.testing.assert_array_equal(a["points"][k], b["points"][k], err_msg=f"{a.name} {k}")
+            # Bisect: the world, one round of 4 pairs, then node 2 and its slow pair's other node
+            # each with a good partner; node 2 alone is named.
+            np.testing.assert_array_equal(sim_bisect["samples/group_ranks"][()], real_bisect["samples/group_ranks"][()])
+            self.assertEqual(len(sim_bisect["samples/group_ranks"]), 1 + 4 + 2)
+            for step in (sim_bisect, real_bisect):
+                np.testing.assert_array_equal(step["per_rank"]["suspect"], [0, 0, 1, 0, 0, 0, 0, 0])
+
     def test_storage_steps_match_a_real_run(self):
         tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-storage-layout-")
         self.addCleanup(shutil.rmtree, tmp, True)
