@@ -157,6 +157,20 @@ class Simulate(unittest.TestCase):
                              cwd=self.dir, capture_output=True, text=True)
         self.assertEqual(sim.returncode, 2)
         self.assertIn("faults.yaml:2:47: gpu: only a slow_gpu fault names a GPU, not slow_storage_client", sim.stderr)
+        for fault, message in (
+                ("{kind: degraded_link, node: 4, factor: 0.5, period_ms: 2}",
+                 "faults.yaml:2:60: period_ms: only a flapping_link takes period_ms, not degraded_link"),
+                ("{kind: flapping_link, node: 4, peer: 9, factor: 0.5, down_fraction: 1}",
+                 "faults.yaml:2:73: down_fraction: expected the share of each period the link is degraded, "
+                 "0 < down_fraction < 1, found 1"),
+                ("{kind: flapping_link, node: 4, factor: 0.5, period_ms: 0}",
+                 "faults.yaml:2:60: period_ms: expected a period in milliseconds, > 0, found 0")):
+            with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
+                f.write("faults:\n  - " + fault + "\n")
+            sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"],
+                                 cwd=self.dir, capture_output=True, text=True)
+            self.assertEqual(sim.returncode, 2)
+            self.assertIn(message, sim.stderr)
 
 
 STORAGE_NODES = 60
