@@ -855,9 +855,10 @@ void load_flap(const YAML::Node& item, const std::string& path, const std::strin
   if (!flap) return;
   if (item["period_ms"]) {
     f.period_ms = yaml::get_number(item["period_ms"], path, "period_ms");
-    if (!(f.period_ms > 0 && f.period_ms <= 1e7))
+    // At least 1 us: the model walks every up/down edge an iteration meets.
+    if (!(f.period_ms >= 1e-3 && f.period_ms <= 1e7))
       yaml::fail(item["period_ms"], path,
-                 fmt::format("period_ms: expected a period in milliseconds, > 0, found {}", f.period_ms));
+                 fmt::format("period_ms: expected a period in milliseconds, 0.001 to 1e7, found {}", f.period_ms));
   }
   if (item["down_fraction"]) {
     f.down_fraction = yaml::get_number(item["down_fraction"], path, "down_fraction");

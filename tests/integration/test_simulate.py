@@ -164,7 +164,7 @@ class Simulate(unittest.TestCase):
                  "faults.yaml:2:73: down_fraction: expected the share of each period the link is degraded, "
                  "0 < down_fraction < 1, found 1"),
                 ("{kind: flapping_link, node: 4, factor: 0.5, period_ms: 0}",
-                 "faults.yaml:2:60: period_ms: expected a period in milliseconds, > 0, found 0")):
+                 "faults.yaml:2:60: period_ms: expected a period in milliseconds, 0.001 to 1e7, found 0")):
             with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
                 f.write("faults:\n  - " + fault + "\n")
             sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"],
