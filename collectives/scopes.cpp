@@ -1,6 +1,7 @@
 #include "collectives/scopes.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <unordered_map>
 
@@ -22,6 +23,20 @@ std::optional<CollectiveScope> scope_from_string(std::string_view text) {
   for (auto s : {CollectiveScope::world, CollectiveScope::node, CollectiveScope::rail, CollectiveScope::pairs,
                  CollectiveScope::scaling, CollectiveScope::bisect})
     if (to_string(s) == text) return s;
+  return std::nullopt;
+}
+
+std::string_view to_string(Pairing pairing) {
+  switch (pairing) {
+    case Pairing::global: return "global";
+    case Pairing::pod: return "pod";
+  }
+  return "?";
+}
+
+std::optional<Pairing> pairing_from_string(std::string_view text) {
+  for (auto p : {Pairing::global, Pairing::pod})
+    if (to_string(p) == text) return p;
   return std::nullopt;
 }
 
@@ -53,6 +68,64 @@ std::vector<std::vector<std::pair<int, int>>> pairing_plan(int nodes, int rounds
     plan.push_back(std::move(round));
   }
   return plan;
+}
+
+std::vector<std::vector<std::pair<int, int>>> pod_pairing_plan(std::span<const int> pod_of_node, int rounds) {
+  // Pods in order of their first node; each pod's nodes in node order.
+  std::vector<std::vector<int>> pods;
+  std::unordered_map<int, std::size_t> index;
+  for (int n = 0; n < static_cast<int>(pod_of_node.size()); ++n) {
+    auto [it, fresh] = index.emplace(pod_of_node[static_cast<std::size_t>(n)], pods.size());
+    if (fresh) pods.emplace_back();
+    pods[it->second].push_back(n);
+  }
+  std::vector<int> pooled;  // nodes of pods too small to meet two partners inside them
+  std::vector<std::vector<int>> planned;
+  for (auto& pod : pods) {
+    if (static_cast<int>(pod.size()) >= kMinPodForPairs) planned.push_back(std::move(pod));
+    else pooled.insert(pooled.end(), pod.begin(), pod.end());
+  }
+  if (pooled.size() >= 2) {
+    std::sort(pooled.begin(), pooled.end());
+    planned.push_back(std::move(pooled));
+  } else if (pooled.size() == 1 && !planned.empty()) {
+    // One node left alone: it joins the smallest planned pod rather than meet nobody.
+    auto smallest = std::min_element(planned.begin(), planned.end(),
+                                     [](const auto& a, const auto& b) { return a.size() < b.size(); });
+    smallest->insert(std::upper_bound(smallest->begin(), smallest->end(), pooled.front()), pooled.front());
+  }
+  std::vector<std::vector<std::pair<int, int>>> plan;
+  for (const auto& members : planned) {
+    const auto local = pairing_plan(static_cast<int>(members.size()), rounds);
+    if (plan.size() < local.size()) plan.resize(local.size());
+    for (std::size_t r = 0; r < local.size(); ++r)
+      for (const auto& [a, b] : local[r]) {
+        const int x = members[static_cast<std::size_t>(a)], y = members[static_cast<std::size_t>(b)];
+        plan[r].emplace_back(std::min(x, y), std::max(x, y));
+      }
+  }
+  return plan;
+}
+
+long long host_number(std::string_view host) {
+  std::size_t end = host.size();
+  while (end > 0 && !std::isdigit(static_cast<unsigned char>(host[end - 1]))) --end;
+  if (end == 0) return -1;
+  std::size_t begin = end;
+  while (begin > 0 && std::isdigit(static_cast<unsigned char>(host[begin - 1]))) --begin;
+  long long value = 0;
+  for (std::size_t i = begin; i < end && value < (1LL << 50); ++i) value = value * 10 + (host[i] - '0');
+  return value;
+}
+
+std::vector<int> pods_from_host_numbers(std::span<const std::string_view> node_hosts, long long pod_nodes) {
+  std::vector<int> pods;
+  pods.reserve(node_hosts.size());
+  for (auto host : node_hosts) {
+    const long long number = host_number(host);
+    pods.push_back(number < 0 ? -1 : static_cast<int>(number / std::max(1LL, pod_nodes)));
+  }
+  return pods;
 }
 
 std::vector<RankPlace> places_from_hosts(std::span<const std::string_view> hosts) {
@@ -122,7 +195,9 @@ std::vector<ScopeGroup> plan_scope(CollectiveScope scope, std::span<const RankPl
     return g;
   };
   auto pairs = [&](int first_round) {
-    const auto plan = pairing_plan(nodes, std::max(options.pair_rounds, 1));
+    const int rounds = std::max(options.pair_rounds, 1);
+    const auto plan = options.pod_of_node.empty() ? pairing_plan(nodes, rounds)
+                                                  : pod_pairing_plan(options.pod_of_node, rounds);
     for (std::size_t r = 0; r < plan.size(); ++r)
       for (const auto& [a, b] : plan[r]) {
         const int both[] = {a, b};

@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "collectives/bisect.hpp"
 #include "collectives/collective.hpp"
 #include "collectives/scopes.hpp"
 #include "collectives/types.hpp"
@@ -45,6 +46,13 @@ struct FaultMap {
   std::map<std::pair<int, int>, double>
       link_rate;                    // (a < b): the path between two nodes (degraded_link a-peer)
   std::vector<float> storage_rate;  // per node: its storage client's rate (slow_storage_client)
+  // flapping_link: while down (the first down_fraction of each period, shifted by the phase),
+  // the link runs at factor x its bandwidth. peer < 0: the node's NICs.
+  struct Flap {
+    int node = 0, peer = -1;
+    double factor = 1, period_us = 0, down_fraction = 0, phase_us = 0;
+  };
+  std::vector<Flap> flaps;
 };
 
 FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults) {
@@ -77,6 +85,13 @@ FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults)
       case FaultKind::slow_storage_client:
         m.storage_rate[static_cast<std::size_t>(f.node)] *= static_cast<float>(f.factor);
         break;
+      case FaultKind::flapping_link: {
+        std::mt19937_64 phase_rng(f.seed);
+        const double period_us = f.period_ms * 1e3;
+        m.flaps.push_back({f.node, f.peer, f.factor, period_us, f.down_fraction,
+                           std::uniform_real_distribution<double>(0, period_us)(phase_rng)});
+        break;
+      }
     }
   }
   return m;
@@ -225,6 +240,244 @@ bool crosses(collectives::CollectiveOp op, const std::vector<int>& nodes, int ro
   }
 }
 
+// One point's timed iterations on a communicator whose path a flapping link crosses: the
+// iterations run back to back on the group's clock (`clock_us`, advanced by every run, untimed
+// ones included). An iteration's work progresses at the healthy rate while every flap is up and
+// at the rate the model gives with the link at the flap's factor while one is down, so an
+// iteration shorter than a down window is slow when it meets one, and a long one is slowed by
+// the share of its time it spends in them. Each iteration gets the iteration spread. Mean, p99
+// and CV as the real run derives them from its per-iteration times.
+struct PointFigures {
+  double time_us = 0, p99_us = 0, cv = 0, seconds = 0;
+};
+
+template <typename TimeAt>
+PointFigures flapping_point(const std::vector<const FaultMap::Flap*>& flaps, double& clock_us, int untimed, int timed,
+                            TimeAt time_at, std::mt19937_64& rng) {
+  std::normal_distribution<double> noise(1.0, kCollectiveIterationCv);
+  std::vector<double> times;
+  times.reserve(static_cast<std::size_t>(std::max(timed, 0)));
+  PointFigures out;
+  for (int i = 0; i < untimed + timed; ++i) {
+    const double start = clock_us;
+    double work = 1;  // share of the iteration still to do
+    while (work > 0) {
+      double factor = 1, next_edge = std::numeric_limits<double>::infinity();
+      for (const auto* f : flaps) {
+        const double at = std::fmod(clock_us + f->phase_us, f->period_us);
+        const double down_for = f->down_fraction * f->period_us;
+        if (at < down_for) factor = std::min(factor, f->factor);
+        next_edge = std::min(next_edge, (at < down_for ? down_for : f->period_us) - at);
+      }
+      const double whole = time_at(factor);  // the iteration's time in this state
+      const double step = std::max(next_edge, 1e-9 * whole);
+      if (work * whole <= step) {
+        clock_us += work * whole;
+        work = 0;
+      } else {
+        clock_us += step;
+        work -= step / whole;
+      }
+    }
+    const double t = (clock_us - start) * std::max(0.5, noise(rng));
+    clock_us = start + t;
+    out.seconds += t * 1e-6;
+    if (i >= untimed) times.push_back(t);
+  }
+  if (times.empty()) return out;
+  const stats::Summary summary = stats::summarize(times);
+  out.time_us = summary.mean;
+  out.p99_us = summary.p99;
+  out.cv = summary.cv;
+  return out;
+}
+
+// How the model times the communicators of a collective step and stores their rows: each group's
+// shape (ranks, nodes, the tier they meet at), the faults its traffic meets (NICs of its nodes,
+// degraded links it crosses, flapping links), the link sharing of its round, then one points row
+// per message size, columns as simulate_collective laid them out.
+struct CollectiveSweep {
+  collectives::CollectiveOp op;
+  const sim::Topology& topology;
+  sim::CollectiveModel model;
+  const std::vector<collectives::RankPlace>& places;
+  const FaultMap& faults;
+  bool rooted = false;
+  int root = 0;
+  std::size_t elem = 1;
+  const std::vector<std::int64_t>& requested;
+  std::size_t phases = 1;
+  double base_share = 1;
+  int untimed = 1;  // runs per size and phase before the timed ones (warm-up and the checked run)
+  int timed = 0;
+
+  struct Swept {
+    double seconds = 0;       // the group's whole sweep
+    double largest_busbw = 0;  // busbw (out of place) at its largest size: what bisect compares
+  };
+
+  Swept run(Table& t, std::size_t g, const collectives::ScopeGroup& group, double contention,
+            std::mt19937_64& rng) const {
+    auto col = [&](std::size_t i) -> std::vector<double>& { return t.columns[i].values; };
+    const int size = static_cast<int>(group.ranks.size());
+    std::vector<int> nodes;
+    for (int rank : group.ranks) {
+      const int node = places[static_cast<std::size_t>(rank)].node;
+      if (nodes.empty() || nodes.back() != node) nodes.push_back(node);
+    }
+    sim::CommShape comm;
+    comm.ranks = size;
+    comm.nodes = static_cast<int>(nodes.size());
+    comm.ranks_per_node = static_cast<int>((size + comm.nodes - 1) / std::max(1, comm.nodes));
+    comm.top_tier = topology.highest_tier(nodes);
+    comm.nvlink_domain_only = comm.top_tier == 0;
+    double fault = 1;
+    std::vector<const FaultMap::Flap*> flaps;
+    if (!comm.nvlink_domain_only) {
+      for (int node : nodes)
+        fault = std::min(fault, static_cast<double>(faults.nic_rate[static_cast<std::size_t>(node)]));
+      const int root_node =
+          rooted && root < size
+              ? places[static_cast<std::size_t>(group.ranks[static_cast<std::size_t>(root)])].node
+              : -1;
+      for (const auto& [link, rate] : faults.link_rate)
+        if (crosses(op, nodes, root_node, link.first, link.second)) fault = std::min(fault, rate);
+      for (const auto& f : faults.flaps) {
+        const bool hit = f.peer < 0 ? std::find(nodes.begin(), nodes.end(), f.node) != nodes.end()
+                                    : crosses(op, nodes, root_node, f.node, f.peer);
+        if (hit) flaps.push_back(&f);
+      }
+    }
+    comm.network_share = base_share * std::min(contention, fault);
+    const double factor = collectives::busbw_factor(op, size);
+    std::normal_distribution<double> spread(1.0, kCollectiveGroupSpread);
+    Swept out;
+    double clock_us = 0;
+    std::int64_t previous = -1;
+    for (std::int64_t want : requested) {
+      const collectives::MessageShape shape = collectives::message_shape(op, want, elem, size);
+      if (shape.bytes == previous) continue;  // rounded onto the previous size, as the real run skips it
+      previous = shape.bytes;
+      const double group_spread = std::max(0.5, spread(rng));
+      const double time_us = model.estimate(op, comm, shape.bytes).time_us * group_spread;
+      col(0).push_back(static_cast<double>(g));
+      col(1).push_back(group.round);
+      col(2).push_back(group.nodes);
+      col(3).push_back(static_cast<double>(shape.bytes));
+      col(4).push_back(static_cast<double>(shape.count));
+      for (std::size_t p = 0; p < phases; ++p) {
+        PointFigures point{time_us, time_us * kP99OverMean, kCollectiveIterationCv,
+                           time_us * 1e-6 * (untimed + timed)};
+        if (!flaps.empty()) {
+          const auto time_at = [&](double flap_factor) {
+            if (flap_factor >= 1) return time_us;
+            sim::CommShape down = comm;
+            down.network_share = base_share * std::min(contention, std::min(fault, flap_factor));
+            return model.estimate(op, down, shape.bytes).time_us * group_spread;
+          };
+          point = flapping_point(flaps, clock_us, untimed, timed, time_at, rng);
+          if (timed <= 0) point.time_us = point.p99_us = time_us, point.cv = kCollectiveIterationCv;
+        }
+        const double algbw = static_cast<double>(shape.bytes) / (point.time_us * 1e3);
+        const std::size_t at = 5 + 6 * p;
+        col(at).push_back(point.time_us);
+        col(at + 1).push_back(algbw);
+        col(at + 2).push_back(algbw * factor);
+        col(at + 3).push_back(0);
+        col(at + 4).push_back(point.p99_us);
+        col(at + 5).push_back(point.cv);
+        out.seconds += point.seconds;
+        if (p == 0) out.largest_busbw = algbw * factor;
+      }
+    }
+    return out;
+  }
+};
+
+// Link sharing among two-node groups that run at once (the pairs of a round; bisect's pairs and
+// rechecks): per group from `first` on, the share of its node's NIC bandwidth that the
+// concurrent flows leave it (Topology::concurrent_flow_gbs); 1 for other groups.
+std::vector<double> pair_round_contention(const std::vector<collectives::ScopeGroup>& groups, std::size_t first,
+                                          const std::vector<collectives::RankPlace>& places,
+                                          const sim::Topology& topology) {
+  std::vector<double> contention(groups.size(), 1.0);
+  std::map<int, std::vector<std::size_t>> rounds;
+  for (std::size_t g = first; g < groups.size(); ++g)
+    if (groups[g].nodes == 2) rounds[groups[g].round].push_back(g);
+  for (const auto& [round, members] : rounds) {
+    std::vector<std::pair<int, int>> pairs;
+    pairs.reserve(members.size());
+    for (std::size_t g : members) {
+      const auto& ranks = groups[g].ranks;
+      pairs.emplace_back(places[static_cast<std::size_t>(ranks.front())].node,
+                         places[static_cast<std::size_t>(ranks.back())].node);
+    }
+    const std::vector<double> flows = topology.concurrent_flow_gbs(pairs);
+    for (std::size_t i = 0; i < members.size(); ++i)
+      contention[members[i]] = std::min(1.0, flows[i] / topology.node_network_gbs());
+  }
+  return contention;
+}
+
+// scope=bisect on the model: the real bisection (collectives::Bisector) with the model as its
+// measurement. The model is deterministic given the faults, so each stage's groups are timed
+// (rows stored as a real bisect stores every stage's) and their busbw at the largest size, out
+// of place, decides the next stage, exactly as rank 0 decides it in suites/collectives.cpp.
+// `groups` holds stage 0 (plan_scope(bisect)) and gets every later stage appended. Per rank:
+// suspect = 1 on the named nodes' ranks, 0 elsewhere (the real run prints the stages' notes in
+// its log, which the results file does not keep).
+void simulate_bisect(StepResult& r, const CollectiveSweep& sweeper, std::vector<collectives::ScopeGroup>& groups,
+                     std::map<int, double>& round_seconds, std::mt19937_64& rng) {
+  const auto& places = sweeper.places;
+  int nodes = 0;
+  for (const auto& p : places) nodes = std::max(nodes, p.node + 1);
+  std::vector<std::string> names;
+  names.reserve(static_cast<std::size_t>(nodes));
+  for (int n = 0; n < nodes; ++n) names.push_back(simulated_host(n));
+  collectives::Bisector bisector(places, names, param_number(r.params, "min_busbw"),
+                                 param_number(r.params, "bisect_fraction"),
+                                 static_cast<int>(param_number(r.params, "bisect_group")));
+  std::map<int, double> busbw;
+  std::size_t first = 0;
+  for (;;) {
+    const std::vector<double> contention = pair_round_contention(groups, first, places, sweeper.topology);
+    for (std::size_t g = first; g < groups.size(); ++g) {
+      const auto swept = sweeper.run(r.points, g, groups[g], contention[g], rng);
+      busbw[static_cast<int>(g)] = swept.largest_busbw;
+      double& slowest = round_seconds[groups[g].round];
+      slowest = std::max(slowest, swept.seconds);
+    }
+    first = groups.size();
+    auto next = bisector.next(groups, busbw);
+    if (next.empty()) break;
+    for (auto& g : next) groups.push_back(std::move(g));
+  }
+  std::vector<char> named(static_cast<std::size_t>(nodes), 0);
+  for (int n : bisector.suspects()) named[static_cast<std::size_t>(n)] = 1;
+  auto& suspect = r.per_rank.find("suspect")->values;
+  for (std::size_t rank = 0; rank < suspect.size(); ++rank)
+    suspect[rank] = named[static_cast<std::size_t>(places[rank].node)] ? 1.0 : 0.0;
+}
+
+// pairing: pod on the simulated hosts (node00042: the 42nd node in cabling order), by the rule
+// the real run applies (sim::pods_of_step). False, with the step failed as the real run fails
+// it, when the pods cannot be known.
+bool simulated_pods(StepResult& r, const SystemDescription& s, collectives::ScopeOptions& options) {
+  std::vector<std::string> hosts;
+  hosts.reserve(static_cast<std::size_t>(s.nodes));
+  for (int node = 0; node < s.nodes; ++node) hosts.push_back(simulated_host(node));
+  const std::vector<std::string_view> views(hosts.begin(), hosts.end());
+  try {
+    options.pod_of_node =
+        sim::pods_of_step(views, static_cast<long long>(param_number(r.params, "pod_nodes")), &s);
+  } catch (const std::invalid_argument& e) {
+    r.status = Status::error;
+    r.reason = e.what();
+    return false;
+  }
+  return true;
+}
+
 // A collective step at any scope but bisect: the communicators a real run forms
 // (collectives::plan_scope on the simulated rank layout), each timed by the model with the link
 // sharing of its round and the faults on its nodes and links, stored as suites/collectives.cpp
@@ -237,20 +490,19 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
   const std::string scope_text = param_text(r.params, "scope");
   const auto scope = collectives::scope_from_string(scope_text.empty() ? "world" : scope_text)
                          .value_or(collectives::CollectiveScope::world);
-  if (scope == collectives::CollectiveScope::bisect) {
-    r.status = Status::skipped;
-    r.reason =
-        "scope bisect is not modelled by the simulator: each of its stages is planned from what the "
-        "previous one measured (docs/simulation.md)";
-    return 0;
-  }
   const std::size_t n = places.size();
   per_rank_columns(r, def, n);
   collectives::ScopeOptions options;
   options.domain = static_cast<int>(param_number(r.params, "domain"));
   if (r.params.count("pair_rounds"))
     options.pair_rounds = static_cast<int>(param_number(r.params, "pair_rounds"));
-  const std::vector<collectives::ScopeGroup> groups = collectives::plan_scope(scope, places, options);
+  if (scope == collectives::CollectiveScope::pairs && param_text(r.params, "pairing") == "pod") {
+    if (!simulated_pods(r, s, options)) {
+      r.per_rank.find("status")->values.assign(n, static_cast<double>(Status::error));
+      return 0;
+    }
+  }
+  std::vector<collectives::ScopeGroup> groups = collectives::plan_scope(scope, places, options);
 
   // Per rank, as the real run: its first communicator (in round order) and that one's size.
   if (Column* c = r.per_rank.find("wrong")) c->values.assign(n, 0.0);
@@ -294,29 +546,10 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
     const auto it = r.params.find("in_place");
     return it != r.params.end() && std::holds_alternative<bool>(it->second) && std::get<bool>(it->second);
   }();
-  const double runs =
-      (param_number(r.params, suites::kWarmupParam) + param_number(r.params, suites::kIterationsParam) + 1) *
-      (in_place ? 2 : 1);
-
   // Link sharing between the groups that run at once over the fabric: each round of pairs.
-  const double node_gbs = topology.node_network_gbs();
-  std::vector<double> contention(groups.size(), 1.0);
-  if (scope == collectives::CollectiveScope::pairs) {
-    std::map<int, std::vector<std::size_t>> rounds;
-    for (std::size_t g = 0; g < groups.size(); ++g) rounds[groups[g].round].push_back(g);
-    for (const auto& [round, members] : rounds) {
-      std::vector<std::pair<int, int>> pairs;
-      pairs.reserve(members.size());
-      for (std::size_t g : members) {
-        const auto& ranks = groups[g].ranks;
-        pairs.emplace_back(places[static_cast<std::size_t>(ranks.front())].node,
-                           places[static_cast<std::size_t>(ranks.back())].node);
-      }
-      const std::vector<double> flows = topology.concurrent_flow_gbs(pairs);
-      for (std::size_t i = 0; i < members.size(); ++i)
-        contention[members[i]] = std::min(1.0, flows[i] / node_gbs);
-    }
-  }
+  std::vector<double> contention = scope == collectives::CollectiveScope::pairs
+                                       ? pair_round_contention(groups, 0, places, topology)
+                                       : std::vector<double>(groups.size(), 1.0);
   // A rail is one GPU per node: its NIC, not the node's NICs together.
   const double base_share =
       scope == collectives::CollectiveScope::rail ? 1.0 / std::max(1, s.nics_per_node) : 1.0;
@@ -337,65 +570,20 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
   const std::size_t rows = groups.size() * requested.size();
   for (auto& c : t.columns) c.values.reserve(rows);
   // Column order: the five keys, then per phase time, algbw, busbw, wrong, time_p99, time_cv.
-  auto col = [&](std::size_t i) -> std::vector<double>& { return t.columns[i].values; };
-
-  const sim::CollectiveModel model(s, topology);
-  std::normal_distribution<double> spread(1.0, kCollectiveGroupSpread);
+  const CollectiveSweep sweeper{op, topology, sim::CollectiveModel(s, topology), places, faults, rooted, root, elem,
+                                requested, phases.size(), base_share,
+                                static_cast<int>(param_number(r.params, suites::kWarmupParam)) + 1,
+                                static_cast<int>(param_number(r.params, suites::kIterationsParam))};
   std::map<int, double> round_seconds;  // the slowest group of each round
-  std::vector<int> nodes;
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    const collectives::ScopeGroup& group = groups[g];
-    const int size = static_cast<int>(group.ranks.size());
-    nodes.clear();
-    for (int rank : group.ranks) {
-      const int node = places[static_cast<std::size_t>(rank)].node;
-      if (nodes.empty() || nodes.back() != node) nodes.push_back(node);
+  if (scope == collectives::CollectiveScope::bisect) {
+    simulate_bisect(r, sweeper, groups, round_seconds, rng);
+  } else {
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const collectives::ScopeGroup& group = groups[g];
+      const double seconds = sweeper.run(t, g, group, contention[g], rng).seconds;
+      double& slowest = round_seconds[group.round];
+      slowest = std::max(slowest, seconds);
     }
-    sim::CommShape comm;
-    comm.ranks = size;
-    comm.nodes = static_cast<int>(nodes.size());
-    comm.ranks_per_node = static_cast<int>((size + comm.nodes - 1) / std::max(1, comm.nodes));
-    comm.top_tier = topology.highest_tier(nodes);
-    comm.nvlink_domain_only = comm.top_tier == 0;
-    double fault = 1;
-    if (!comm.nvlink_domain_only) {
-      for (int node : nodes)
-        fault = std::min(fault, static_cast<double>(faults.nic_rate[static_cast<std::size_t>(node)]));
-      const int root_node =
-          rooted && root < size
-              ? places[static_cast<std::size_t>(group.ranks[static_cast<std::size_t>(root)])].node
-              : -1;
-      for (const auto& [link, rate] : faults.link_rate)
-        if (crosses(op, nodes, root_node, link.first, link.second)) fault = std::min(fault, rate);
-    }
-    comm.network_share = base_share * std::min(contention[g], fault);
-    const double factor = collectives::busbw_factor(op, size);
-    double seconds = 0;
-    std::int64_t previous = -1;
-    for (std::int64_t want : requested) {
-      const collectives::MessageShape shape = collectives::message_shape(op, want, elem, size);
-      if (shape.bytes == previous) continue;  // rounded onto the previous size, as the real run skips it
-      previous = shape.bytes;
-      const double time_us = model.estimate(op, comm, shape.bytes).time_us * std::max(0.5, spread(rng));
-      const double algbw = static_cast<double>(shape.bytes) / (time_us * 1e3);
-      col(0).push_back(static_cast<double>(g));
-      col(1).push_back(group.round);
-      col(2).push_back(group.nodes);
-      col(3).push_back(static_cast<double>(shape.bytes));
-      col(4).push_back(static_cast<double>(shape.count));
-      for (std::size_t p = 0; p < phases.size(); ++p) {
-        const std::size_t at = 5 + 6 * p;
-        col(at).push_back(time_us);
-        col(at + 1).push_back(algbw);
-        col(at + 2).push_back(algbw * factor);
-        col(at + 3).push_back(0);
-        col(at + 4).push_back(time_us * kP99OverMean);
-        col(at + 5).push_back(kCollectiveIterationCv);
-      }
-      seconds += time_us * 1e-6 * runs;
-    }
-    double& slowest = round_seconds[group.round];
-    slowest = std::max(slowest, seconds);
   }
 
   // group_ranks: each group's world ranks in communicator order, padded with -1.
@@ -654,6 +842,38 @@ double simulate_checkpoint(StepResult& r, const suites::BenchmarkDef& def, const
 
 std::string simulated_host(int node) { return fmt::format("node{:05d}", node); }
 
+namespace {
+
+// A flapping_link's timing keys (and refused on any other fault): period_ms > 0, down_fraction in
+// (0, 1), seed (default: the fault's position in the file).
+void load_flap(const YAML::Node& item, const std::string& path, const std::string& kind, Fault& f,
+               std::size_t position) {
+  const bool flap = f.kind == FaultKind::flapping_link;
+  for (const char* key : {"period_ms", "down_fraction", "seed"})
+    if (!flap && item[key])
+      yaml::fail(item[key], path, fmt::format("{}: only a flapping_link takes {}, not {}", key, key, kind));
+  if (!flap) return;
+  if (item["period_ms"]) {
+    f.period_ms = yaml::get_number(item["period_ms"], path, "period_ms");
+    // At least 1 us: the model walks every up/down edge an iteration meets.
+    if (!(f.period_ms >= 1e-3 && f.period_ms <= 1e7))
+      yaml::fail(item["period_ms"], path,
+                 fmt::format("period_ms: expected a period in milliseconds, 0.001 to 1e7, found {}", f.period_ms));
+  }
+  if (item["down_fraction"]) {
+    f.down_fraction = yaml::get_number(item["down_fraction"], path, "down_fraction");
+    if (!(f.down_fraction > 0 && f.down_fraction < 1))
+      yaml::fail(item["down_fraction"], path,
+                 fmt::format("down_fraction: expected the share of each period the link is degraded, "
+                             "0 < down_fraction < 1, found {}",
+                             f.down_fraction));
+  }
+  f.seed = item["seed"] ? static_cast<std::uint64_t>(yaml::get_int(item["seed"], path, "seed"))
+                        : static_cast<std::uint64_t>(position);
+}
+
+}  // namespace
+
 std::vector<Fault> load_faults(const std::string& text, const std::string& path,
                                const SystemDescription& system) {
   const YAML::Node root = yaml::parse(text, path);
@@ -663,7 +883,8 @@ std::vector<Fault> load_faults(const std::string& text, const std::string& path,
     yaml::fail(root, path, "faults: expected a list of {kind: ..., node: ...}");
   std::vector<Fault> out;
   for (const auto& item : list) {
-    yaml::check_keys(item, path, {"kind", "node", "gpu", "peer", "factor"}, "a fault");
+    yaml::check_keys(item, path, {"kind", "node", "gpu", "peer", "factor", "period_ms", "down_fraction", "seed"},
+                     "a fault");
     if (!item["kind"] || !item["node"]) yaml::fail(item, path, "a fault needs 'kind' and 'node'");
     Fault f;
     const std::string kind = yaml::get_string(item["kind"], path, "kind");
@@ -677,12 +898,13 @@ std::vector<Fault> load_faults(const std::string& text, const std::string& path,
       f.kind = FaultKind::degraded_link;
     else if (kind == "slow_storage_client")
       f.kind = FaultKind::slow_storage_client;
+    else if (kind == "flapping_link")
+      f.kind = FaultKind::flapping_link;
     else
       yaml::fail(item["kind"], path,
-                 fmt::format(
-                     "kind: expected one of: slow_gpu, throttling_node, dead_node, degraded_link, "
-                     "slow_storage_client, found '{}' (flapping links are not modelled yet: docs/simulation.md)",
-                     kind));
+                 fmt::format("kind: expected one of: slow_gpu, throttling_node, dead_node, degraded_link, "
+                             "slow_storage_client, flapping_link, found '{}'",
+                             kind));
     const auto node = yaml::get_int(item["node"], path, "node");
     if (node < 0 || node >= system.nodes)
       yaml::fail(item["node"], path,
@@ -699,7 +921,8 @@ std::vector<Fault> load_faults(const std::string& text, const std::string& path,
     } else if (item["gpu"]) {
       yaml::fail(item["gpu"], path, fmt::format("gpu: only a slow_gpu fault names a GPU, not {}", kind));
     }
-    if (f.kind == FaultKind::degraded_link && item["peer"]) {
+    const bool link = f.kind == FaultKind::degraded_link || f.kind == FaultKind::flapping_link;
+    if (link && item["peer"]) {
       const auto peer = yaml::get_int(item["peer"], path, "peer");
       if (peer < 0 || peer >= system.nodes || peer == node)
         yaml::fail(item["peer"], path,
@@ -708,8 +931,9 @@ std::vector<Fault> load_faults(const std::string& text, const std::string& path,
       f.peer = static_cast<int>(peer);
     } else if (item["peer"]) {
       yaml::fail(item["peer"], path,
-                 fmt::format("peer: only a degraded_link names a peer node, not {}", kind));
+                 fmt::format("peer: only a degraded_link or flapping_link names a peer node, not {}", kind));
     }
+    load_flap(item, path, kind, f, out.size() + 1);
     if (f.kind != FaultKind::dead_node) {
       if (!item["factor"]) yaml::fail(item, path, fmt::format("{} needs 'factor' (0 < factor <= 1)", kind));
       f.factor = yaml::get_number(item["factor"], path, "factor");

@@ -4,6 +4,7 @@
 // read a real run.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,7 @@
 
 namespace gpuaccept::harness {
 
-enum class FaultKind { slow_gpu, throttling_node, dead_node, degraded_link, slow_storage_client };
+enum class FaultKind { slow_gpu, throttling_node, dead_node, degraded_link, slow_storage_client, flapping_link };
 
 struct Fault {
   FaultKind kind = FaultKind::slow_gpu;
@@ -24,10 +25,17 @@ struct Fault {
   // node's NICs, or the path between node and peer); slow_storage_client: the node's storage
   // client moves data and metadata at factor x its share
   double factor = 1;
+  // flapping_link: the link (the node's NICs, or the path between node and peer) is healthy,
+  // then at `factor` x its bandwidth for down_fraction of every period_ms, at a phase drawn from
+  // `seed` (default: the fault's position in the file, from 1).
+  double period_ms = 2;
+  double down_fraction = 0.25;
+  std::uint64_t seed = 0;
 };
 
 // faults.yaml: `faults: [{kind: slow_gpu, node: 12, gpu: 3, factor: 0.7}, {kind: dead_node, node: 7},
-// {kind: degraded_link, node: 5, peer: 34, factor: 0.5}, ...]`.
+// {kind: degraded_link, node: 5, peer: 34, factor: 0.5},
+// {kind: flapping_link, node: 8, peer: 31, factor: 0.2, period_ms: 2, down_fraction: 0.25}, ...]`.
 // Checked against the system (node and GPU in range). Throws InputError at file:line:col.
 std::vector<Fault> load_faults(const std::string& text, const std::string& path,
                                const SystemDescription& system);

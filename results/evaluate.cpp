@@ -306,7 +306,7 @@ std::vector<CommGroup> communicators_of(const StepResult& step, const RankDirect
 // pair that the plan cannot attribute. Pairs with a suspected node are explained by it.
 std::vector<Suspect> diagnose_pairs(const StepResult& step, const std::vector<CommGroup>& groups,
                                     const std::vector<char>& judged, const std::vector<char>& slow,
-                                    const RankDirectory& ranks) {
+                                    const RankDirectory& ranks, std::string_view how = "slow") {
   std::vector<Suspect> out;
   const Column* round_col = step.points.find("round");
   const Column* group_col = step.points.find("group");
@@ -341,7 +341,7 @@ std::vector<Suspect> diagnose_pairs(const StepResult& step, const std::vector<Co
     Suspect s;
     s.kind = Suspect::Kind::node;
     s.hosts = {ranks.host_name(host)};
-    s.text = fmt::format("suspected node {} (slow with {} of {} partners)", s.hosts[0], t.second, t.first);
+    s.text = fmt::format("suspected node {} ({} with {} of {} partners)", s.hosts[0], how, t.second, t.first);
     s.step_id = step.id;
     out.push_back(std::move(s));
   }
@@ -358,15 +358,16 @@ std::vector<Suspect> diagnose_pairs(const StepResult& step, const std::vector<Co
     s.step_id = step.id;
     if (ta.second == 1 && tb.second == 1 && ta.first >= 2 && tb.first >= 2) {
       s.kind = Suspect::Kind::link;
-      s.text = fmt::format("suspected link {}<->{} (slow in {}; {} fine with {} other partner{}, {} with {})", s.hosts[0],
-                           s.hosts[1], round, s.hosts[0], ta.first - 1, ta.first == 2 ? "" : "s", s.hosts[1], tb.first - 1);
+      s.text = fmt::format("suspected link {}<->{} ({} in {}; {} fine with {} other partner{}, {} with {})", s.hosts[0],
+                           s.hosts[1], how, round, s.hosts[0], ta.first - 1, ta.first == 2 ? "" : "s", s.hosts[1],
+                           tb.first - 1);
       links.push_back(std::move(s));
     } else {
       s.kind = Suspect::Kind::pair;
-      s.text = fmt::format("slow pair {}<->{} in {}, not attributable to a node or a link ({} slow with {} of {} "
+      s.text = fmt::format("{} pair {}<->{} in {}, not attributable to a node or a link ({} {} with {} of {} "
                            "partners, {} with {} of {})",
-                           s.hosts[0], s.hosts[1], round, s.hosts[0], ta.second, ta.first, s.hosts[1], tb.second,
-                           tb.first);
+                           how, s.hosts[0], s.hosts[1], round, s.hosts[0], how, ta.second, ta.first, s.hosts[1],
+                           tb.second, tb.first);
       pairs.push_back(std::move(s));
     }
   }
@@ -591,7 +592,10 @@ class Judge {
         it->second.second[static_cast<std::size_t>(m.comm)] = 1;
     }
     for (const auto& [step, flags] : by_step) {
-      for (auto& s : diagnose_pairs(steps_[step], layouts_.at(step), flags.first, flags.second, ranks_)) {
+      // A rule on the iteration-time spread (time_cv_*) finds links and nodes that are unstable
+      // (intermittently slow, e.g. flapping) rather than slow on average.
+      const std::string_view how = c_.metric.starts_with("time_cv") ? "unstable" : "slow";
+      for (auto& s : diagnose_pairs(steps_[step], layouts_.at(step), flags.first, flags.second, ranks_, how)) {
         if (std::none_of(v.suspects.begin(), v.suspects.end(), [&](const Suspect& x) { return x.text == s.text; }))
           v.suspects.push_back(std::move(s));
       }

@@ -66,8 +66,15 @@ AcceptancePlan plan_acceptance(const SystemDescription& sys, const AcceptanceSet
                            sys.rails, 1, t, t * sys.rails});
   }
   {  // Pair rounds: disjoint node pairs at once (the plan a scope=pairs step runs), link sharing
-     // on the oversubscribed tiers.
-    const auto rounds = collectives::pairing_plan(sys.nodes, s.pair_rounds);
+     // on the oversubscribed tiers. Where a tier is oversubscribed, the pairs are drawn inside
+     // each pod (pairing: pod), so that a slow NIC is not hidden behind the oversubscribed tier.
+    const long long pod = topo.pod_nodes();
+    const bool in_pods = pod < sys.nodes;
+    std::vector<int> pod_of_node;
+    if (in_pods)
+      for (int n = 0; n < sys.nodes; ++n) pod_of_node.push_back(static_cast<int>(n / pod));
+    const auto rounds = in_pods ? collectives::pod_pairing_plan(pod_of_node, s.pair_rounds)
+                                : collectives::pairing_plan(sys.nodes, s.pair_rounds);
     double parallel = 0, sequential = 0;
     long long pairs_per_round = 0;
     const double alpha = model.step_latency_us(topo.tiers()) * 1e-6;
@@ -84,8 +91,9 @@ AcceptancePlan plan_acceptance(const SystemDescription& sys, const AcceptanceSet
       pairs_per_round = std::max<long long>(pairs_per_round, static_cast<long long>(round.size()));
     }
     plan.phases.push_back({"pairs",
-                           fmt::format("send/receive {} MiB between node pairs, {} rounds of disjoint pairs",
-                                       s.pair_bytes >> 20, rounds.size()),
+                           fmt::format("send/receive {} MiB between node pairs, {} rounds of disjoint pairs{}",
+                                       s.pair_bytes >> 20, rounds.size(),
+                                       in_pods ? fmt::format(" inside each pod of {} nodes", pod) : ""),
                            pairs_per_round, static_cast<int>(rounds.size()), parallel, sequential});
   }
   {  // Scaling series: 1, 2, 4, ... nodes, then the whole machine, one after another.

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
+
+#include "collectives/scopes.hpp"
 
 namespace gpuaccept::sim {
 
@@ -65,6 +68,12 @@ int Topology::highest_tier(std::span<const int> nodes) const {
   return tier;
 }
 
+long long Topology::pod_nodes() const {
+  for (int t = 1; t <= tiers(); ++t)
+    if (oversubscription_[static_cast<std::size_t>(t - 1)] > 1) return group_nodes(t);
+  return group_nodes(tiers());
+}
+
 double Topology::group_uplink_gbs(int tier) const {
   double capacity = static_cast<double>(group_nodes(tier)) * node_network_gbs_;
   for (int t = 1; t <= tier; ++t) capacity /= oversubscription_[static_cast<std::size_t>(t - 1)];
@@ -104,6 +113,25 @@ std::vector<double> Topology::concurrent_flow_gbs(std::span<const std::pair<int,
     out.push_back(bw);
   }
   return out;
+}
+
+std::vector<int> pods_of_step(std::span<const std::string_view> node_hosts, long long pod_nodes,
+                              const SystemDescription* system) {
+  if (pod_nodes <= 0) {
+    if (!system)
+      throw std::invalid_argument(
+          "pairing: pod needs the pod size: set pod_nodes, or name a system description in the campaign "
+          "(system: path/to/system.yaml) whose fabric gives it");
+    pod_nodes = Topology(*system).pod_nodes();
+  }
+  std::vector<int> pods = collectives::pods_from_host_numbers(node_hosts, pod_nodes);
+  for (std::size_t n = 0; n < pods.size(); ++n)
+    if (pods[n] < 0)
+      throw std::invalid_argument(fmt::format(
+          "pairing: pod places a node by the number in its host name (its position in cabling order), "
+          "and host '{}' has none",
+          node_hosts[n]));
+  return pods;
 }
 
 }  // namespace gpuaccept::sim

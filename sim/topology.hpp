@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,6 +39,10 @@ class Topology {
   // Nodes below one switch group of tier t (1-based): a leaf group (nodes on one leaf per rail),
   // a pod (below one set of spines), ...; the top tier's group is the whole machine.
   long long group_nodes(int tier) const { return group_nodes_.at(static_cast<std::size_t>(tier - 1)); }
+  // Nodes below the first oversubscribed up-link: the largest switch group inside which every
+  // path is non-blocking (a pod on phase 2: 5,440 nodes below 2:1 spines). The whole machine
+  // when no tier is oversubscribed. What scope=pairs with `pairing: pod` pairs within.
+  long long pod_nodes() const;
   // Index of the tier-t group a node is in (nodes are numbered in cabling order).
   long long group_of(int node, int tier) const { return node / group_nodes(tier); }
   int nodes_per_domain() const {
@@ -68,5 +73,13 @@ class Topology {
   std::vector<long long> group_nodes_;    // per tier
   std::vector<double> oversubscription_;  // per tier
 };
+
+// scope=pairs with `pairing: pod`, the one rule the real run (suites/collectives.cpp) and the
+// simulator share: the pod of every node of a step (node_hosts[n]: node n's host), from the
+// number in its host name (its position in cabling order, collectives::host_number) divided
+// by the pod size: `pod_nodes` when > 0, else the description's Topology::pod_nodes(). Throws
+// std::invalid_argument, saying what is missing, when neither gives a size or a host has no number.
+std::vector<int> pods_of_step(std::span<const std::string_view> node_hosts, long long pod_nodes,
+                              const SystemDescription* system);
 
 }  // namespace gpuaccept::sim

@@ -29,6 +29,7 @@
 #include "collectives/collective.hpp"
 #include "collectives/scopes.hpp"
 #include "results/stats.hpp"
+#include "sim/topology.hpp"
 #include "suites/registry.hpp"
 
 namespace gpuaccept::suites {
@@ -112,6 +113,19 @@ std::string label_of(CollectiveScope scope, const collectives::ScopeGroup& g, in
       return fmt::format("ring of {} nodes ({})", g.nodes, span());
   }
   return "?";
+}
+
+// pairing: pod: every node's pod, by the rule the simulator applies too (sim::pods_of_step).
+std::vector<int> pods_of(const std::vector<collectives::RankPlace>& places, const std::vector<std::string>& hosts,
+                         std::int64_t pod_nodes, const SystemDescription* system) {
+  std::vector<std::string_view> node_hosts;
+  for (std::size_t r = 0; r < places.size(); ++r)
+    if (places[r].node == static_cast<int>(node_hosts.size())) node_hosts.push_back(hosts[r]);
+  try {
+    return sim::pods_of_step(node_hosts, pod_nodes, system);
+  } catch (const std::invalid_argument& e) {
+    throw collectives::CollectiveError(e.what());
+  }
 }
 
 // ---------------------------------------------------------------- one group's results
@@ -317,6 +331,9 @@ RankOutcome run(CollectiveOp op, const RunContext& ctx) {
   }
   std::vector<std::string_view> host_views(hosts.begin(), hosts.end());
   const auto places = collectives::places_from_hosts(host_views);
+  if (scope == CollectiveScope::pairs &&
+      *collectives::pairing_from_string(param_text(ctx.params, "pairing")) == collectives::Pairing::pod)
+    options.pod_of_node = pods_of(places, hosts, param_int(ctx.params, "pod_nodes"), ctx.system);
   auto groups = collectives::plan_scope(scope, places, options);
   if (collectives::is_rooted(op)) {
     // Every rank reaches the same verdict from the same plan, before any communicator exists
@@ -456,6 +473,9 @@ BenchmarkDef make(CollectiveOp op) {
        {"world", "node", "rail", "pairs", "scaling", "bisect"}},
       {"domain", ParamType::integer, std::int64_t{0}, "scope node: ranks per NVLink domain (0: the ranks of one host)", 0, 1e7, {}},
       {"pair_rounds", ParamType::integer, std::int64_t{3}, "scope pairs: rounds of disjoint node pairs (partners per node)", 1, 1e6, {}},
+      {"pairing", ParamType::text, std::string("global"), "scope pairs: draw pairs from all nodes (global) or inside each pod, below the first oversubscribed tier (pod)", std::nullopt, std::nullopt,
+       {"global", "pod"}},
+      {"pod_nodes", ParamType::integer, std::int64_t{0}, "scope pairs, pairing pod: nodes per pod, host number / pod_nodes = pod (0: from the system description)", 0, 1e9, {}},
       {"min_busbw", ParamType::real, 0.0, "scope bisect: busbw (GB/s, largest size) below which the world is bisected (0: use bisect_fraction)", 0, 1e9, {}},
       {"bisect_group", ParamType::integer, std::int64_t{4}, "scope bisect: nodes per group in the group stage", 2, 1e6, {}},
       {"bisect_fraction", ParamType::real, 0.8, "scope bisect: fraction of the median pair busbw below which a figure is slow", 0, 1, {}},

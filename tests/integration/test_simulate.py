@@ -157,6 +157,20 @@ class Simulate(unittest.TestCase):
                              cwd=self.dir, capture_output=True, text=True)
         self.assertEqual(sim.returncode, 2)
         self.assertIn("faults.yaml:2:47: gpu: only a slow_gpu fault names a GPU, not slow_storage_client", sim.stderr)
+        for fault, message in (
+                ("{kind: degraded_link, node: 4, factor: 0.5, period_ms: 2}",
+                 "faults.yaml:2:60: period_ms: only a flapping_link takes period_ms, not degraded_link"),
+                ("{kind: flapping_link, node: 4, peer: 9, factor: 0.5, down_fraction: 1}",
+                 "faults.yaml:2:73: down_fraction: expected the share of each period the link is degraded, "
+                 "0 < down_fraction < 1, found 1"),
+                ("{kind: flapping_link, node: 4, factor: 0.5, period_ms: 0}",
+                 "faults.yaml:2:60: period_ms: expected a period in milliseconds, 0.001 to 1e7, found 0")):
+            with open(os.path.join(self.dir, "faults.yaml"), "w") as f:
+                f.write("faults:\n  - " + fault + "\n")
+            sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"],
+                                 cwd=self.dir, capture_output=True, text=True)
+            self.assertEqual(sim.returncode, 2)
+            self.assertIn(message, sim.stderr)
 
 
 STORAGE_NODES = 60
@@ -291,6 +305,14 @@ PAIRS_CONTRACT = textwrap.dedent("""\
         metric: busbw_oop
         scope: pair
         outliers: {ratio: 0.9}
+      - id: pairs-stable
+        description: no pair's iteration times spread 3x more than the median pair's (flapping links)
+        benchmark: allreduce
+        select: {scope: pairs}
+        point: {bytes: 64M}
+        metric: time_cv_oop
+        scope: pair
+        outliers: {ratio: 0.33}
       - id: nodes
         benchmark: allreduce
         select: {scope: node}
@@ -360,8 +382,10 @@ class SimulatedScopes(unittest.TestCase):
         self.assertIn("suspected link node00005<->node00034 (slow in round 0; node00005 fine with 2 other partners, "
                       "node00034 with 2)", out)
         self.assertIn("suspected node node00020 (slow with 3 of 3 partners)", out)
-        # NVLink inside a node does not see the NICs: the node criterion passes.
+        # NVLink inside a node does not see the NICs: the node criterion passes. Steady faults
+        # do not spread the iteration times: the stability rule passes.
         self.assertRegex(out, r"nodes\s+0 outliers .* PASS")
+        self.assertRegex(out, r"pairs-stable\s+0 outliers .* PASS")
         self.assertEqual(quarantine, ["node00020"])  # a node is drained, a link is not
 
     def test_healthy_machine_names_nothing(self):
@@ -393,12 +417,246 @@ class SimulatedScopes(unittest.TestCase):
             np.testing.assert_allclose(at(pairs, gib)["busbw_oop"], 369, rtol=0.03)
             self.assertEqual(sorted(set(at(scaling, gib)["nodes"])), [2, 4, 8, 16, 32, 40])
             self.assertEqual(int(world["points"][()]["nodes"][0]), PAIRS_NODES)
-            self.assertEqual(bisect.attrs["status"], "skipped")
-            self.assertIn("scope bisect is not modelled", bisect.attrs["reason"])
+            # Bisect on a healthy machine: the world reaches 0.8 x the median pair, nothing to
+            # bisect: stage 0 alone (the world and one round of 20 pairs), nobody suspected.
+            self.assertEqual(bisect.attrs["status"], "ok")
+            self.assertEqual(len(bisect["samples/group_ranks"]), 1 + PAIRS_NODES // 2)
+            np.testing.assert_array_equal(bisect["per_rank"]["suspect"], 0)
             # alltoall: direct, one NIC per GPU; busbw factor (n-1)/n as nccl-tests.
             row = at(alltoall, 64 << 20)[0]
             self.assertAlmostEqual(row["busbw_oop"] / row["algbw_oop"], 15 / 16, places=9)
             self.assertNotIn("busbw_ip", alltoall["points"].dtype.names)
+
+
+POD_CONTRACT = textwrap.dedent("""\
+    contract: pods
+    criteria:
+      - id: pairs-global
+        benchmark: allreduce
+        select: {scope: pairs, pairing: global}
+        point: {bytes: 64M}
+        metric: busbw_oop
+        scope: pair
+        outliers: {ratio: 0.9}
+      - id: pairs-pod
+        benchmark: allreduce
+        select: {scope: pairs, pairing: pod}
+        point: {bytes: 64M}
+        metric: busbw_oop
+        scope: pair
+        outliers: {ratio: 0.9}
+    """)
+
+POD_CAMPAIGN = textwrap.dedent("""\
+    campaign: pods
+    system: system.yaml
+    contract: contract.yaml
+    benchmarks:
+      - benchmark: allreduce
+        params: {min_bytes: 64M, max_bytes: 64M, in_place: false, scope: pairs, pairing: [global, pod]}
+    """)
+
+
+class SimulatedPodPairing(unittest.TestCase):
+    """Phase 2's fabric (pods of 5,440 nodes below 2:1 spine up-links) on 12,000 nodes, two full
+    pods and part of a third: pairs drawn from all nodes mostly cross the core and run at half the
+    NIC rate, where a NIC at 0.6 of its rate hides; pairs drawn inside each pod run at the full
+    rate, and the same NIC is named."""
+
+    def test_slow_nic_hidden_by_global_pairs_and_named_by_pod_pairs(self):
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-pods-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase2-500k.yaml"))
+        self.assertIn("value: 62500", system)
+        system = system.replace("value: 62500", "value: 12000", 1)
+        for name, text in (("system.yaml", system), ("contract.yaml", POD_CONTRACT), ("campaign.yaml", POD_CAMPAIGN),
+                           ("faults.yaml", "faults:\n  - {kind: degraded_link, node: 100, factor: 0.6}\n")):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"], cwd=tmp,
+                             capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        check = subprocess.run([BIN, "check", "r.h5", "--quarantine", "q.txt"], cwd=tmp, capture_output=True,
+                               text=True)
+        out = check.stdout
+        self.assertEqual(check.returncode, 1, out + check.stderr)
+        self.assertRegex(out, r"pairs-global\s+0 outliers .* PASS")
+        self.assertRegex(out, r"pairs-pod\s+3 outliers .* FAIL")
+        self.assertEqual(re.findall(r"diagnosis: (.*)", out), ["suspected node node00100 (slow with 3 of 3 partners)"])
+        self.assertEqual(read(os.path.join(tmp, "q.txt")).split(), ["node00100"])
+        with h5py.File(os.path.join(tmp, "r.h5"), "r") as f:
+            by_pairing = {}
+            for step in f["steps"].values():
+                members = step["samples/group_ranks"][()]
+                nodes = members[:, [0, 8]] // 8  # each pair: its two nodes (8 ranks each)
+                crossing = np.count_nonzero(nodes[:, 0] // 5440 != nodes[:, 1] // 5440)
+                busbw = step["points"][()]["busbw_oop"]
+                by_pairing[crossing == 0] = (crossing, len(nodes), np.median(busbw))
+            # Pod pairing: no pair crosses a pod; global: most do, at half the NIC rate. Phase 2,
+            # 64 MiB on 16 ranks, the double binary tree: across the core 744 GB/s (8 x 800 Gb/s x
+            # 0.93) / 2 x 0.9 = 335 GB/s and 19 us of latency: busbw 319; inside a pod NVLink-bound
+            # 738 x 0.9 = 664 GB/s and 17 us: busbw 611.
+            self.assertEqual(set(by_pairing), {True, False})
+            crossing, total, median = by_pairing[False]
+            self.assertGreater(crossing, total // 2)
+            self.assertAlmostEqual(median, 319, delta=6)
+            self.assertAlmostEqual(by_pairing[True][2], 611, delta=12)
+
+
+BISECT_CAMPAIGN = textwrap.dedent("""\
+    campaign: bisect
+    system: system.yaml
+    contract: contract.yaml
+    benchmarks:
+      - benchmark: allreduce
+        params: {min_bytes: 1M, max_bytes: 1G, factor: 32, in_place: false, scope: bisect}
+    """)
+
+BISECT_CONTRACT = textwrap.dedent("""\
+    contract: bisect
+    criteria:
+      - id: bisect-groups-measured
+        benchmark: allreduce
+        select: {scope: bisect}
+        point: {bytes: 1G}
+        metric: busbw_oop
+        scope: communicator
+        bound: {min: 1}
+    """)
+
+
+class SimulatedBisect(unittest.TestCase):
+    """scope=bisect on the model: the real bisection (collectives/bisect) measures each stage's
+    groups with the collective model and the faults, on 40 nodes of phase 1."""
+
+    def bisect(self, faults):
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-bisect-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = system.replace("value: 1063", f"value: {PAIRS_NODES}", 1)
+        for name, text in (("system.yaml", system), ("campaign.yaml", BISECT_CAMPAIGN), ("contract.yaml", BISECT_CONTRACT),
+                           ("faults.yaml", faults)):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "campaign.yaml", "--faults", "faults.yaml", "-o", "r.h5"], cwd=tmp,
+                             capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        check = subprocess.run([BIN, "check", "r.h5", "--quarantine", "q.txt"], cwd=tmp, capture_output=True, text=True)
+        with h5py.File(os.path.join(tmp, "r.h5"), "r") as f:
+            step = next(iter(f["steps"].values()))
+            self.assertEqual(step.attrs["status"], "ok", step.attrs.get("reason"))
+            suspect = np.array(step["per_rank"]["suspect"])
+            groups = step["samples/group_ranks"][()]
+            points = step["points"][()]
+        return suspect, groups, points, check, read(os.path.join(tmp, "q.txt")).split()
+
+    def test_slow_nic_in_a_world_step_is_the_culprit(self):
+        suspect, groups, points, check, quarantine = self.bisect(
+            "faults:\n  - {kind: degraded_link, node: 13, factor: 0.5}\n")
+        # Exactly node 13's 8 ranks are named.
+        np.testing.assert_array_equal(np.flatnonzero(suspect == 1), np.arange(13 * 8, 14 * 8))
+        self.assertEqual(np.count_nonzero(suspect == 0), PAIRS_NODES * 8 - 8)
+        # Stages as a real bisect stores them: the world (group 0, round 0), one round of 20 pairs
+        # (round 1), then the rechecks of the slow pair's two nodes with good partners (round 2).
+        self.assertEqual(len(groups), 1 + 20 + 2)
+        self.assertEqual(np.count_nonzero(groups[0] >= 0), PAIRS_NODES * 8)
+        rounds = {int(g): int(r) for g, r in zip(points["group"], points["round"])}
+        self.assertEqual([rounds[g] for g in range(len(groups))], [0] + [1] * 20 + [2] * 2)
+        self.assertEqual(sorted(set(points["bytes"])), [1 << 20, 32 << 20, 1 << 30])
+        # The recheck pairs node 13 (the candidate, first) with a good partner: slow again.
+        recheck = groups[21:] // 8
+        self.assertIn(13, recheck[:, 0])
+        self.assertIn("suspected node node00013 (named by bisect step", check.stdout)
+        self.assertEqual(quarantine, ["node00013"])
+
+    def test_bad_link_alone_names_no_node(self):
+        # A link between two nodes slows only their pair: the world ring (neighbours in cabling
+        # order) does not cross 5<->34, so the world reaches the threshold and nothing is bisected.
+        suspect, groups, _, check, quarantine = self.bisect(
+            "faults:\n  - {kind: degraded_link, node: 5, peer: 34, factor: 0.3}\n")
+        np.testing.assert_array_equal(suspect, 0)
+        self.assertEqual(len(groups), 1 + 20)
+        self.assertEqual(quarantine, [])
+
+
+FLAP_CONTRACT = textwrap.dedent("""\
+    contract: flapping
+    criteria:
+      - id: stable-allreduce
+        description: no pair's iteration times spread 3x more than the median pair's
+        benchmark: allreduce
+        select: {scope: pairs}
+        point: {bytes: 64M}
+        metric: time_cv_oop
+        scope: pair
+        outliers: {ratio: 0.33}
+      - id: stable-alltoall
+        benchmark: alltoall
+        select: {scope: pairs}
+        point: {bytes: 64M}
+        metric: time_cv_oop
+        scope: pair
+        outliers: {ratio: 0.33}
+    """)
+
+FLAP_CAMPAIGN = textwrap.dedent("""\
+    campaign: flapping
+    system: system.yaml
+    contract: contract.yaml
+    benchmarks:
+      - benchmark: allreduce
+        params: {min_bytes: 1M, max_bytes: 1G, factor: 4, in_place: false, scope: pairs}
+      - benchmark: alltoall
+        params: {min_bytes: 1M, max_bytes: 64M, factor: 4, scope: pairs, in_place: false}
+    """)
+
+
+class SimulatedFlapping(unittest.TestCase):
+    """Flapping links on 40 nodes of phase 1, judged by rules on the spread of iteration times
+    (time_cv_oop) of the pairs: the pair across a flapping link, and every pair of a node whose
+    NICs flap, are intermittently slow."""
+
+    def setUp(self):
+        SimulatedScopes.setUp(self)
+        for name, text in (("contract.yaml", FLAP_CONTRACT), ("campaign.yaml", FLAP_CAMPAIGN)):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(text)
+
+    tearDown = SimulatedScopes.tearDown
+    simulate_and_check = SimulatedScopes.simulate_and_check
+    diagnoses = SimulatedScopes.diagnoses
+
+    def test_flapping_link_and_flapping_nic_named_exactly(self):
+        check, quarantine = self.simulate_and_check(textwrap.dedent("""\
+            faults:
+              - {kind: flapping_link, node: 5, peer: 34, factor: 0.5, period_ms: 2, down_fraction: 0.25}
+              - {kind: flapping_link, node: 20, factor: 0.5, seed: 7}
+            """))
+        out = check.stdout
+        self.assertEqual(check.returncode, 1, out + check.stderr)
+        self.assertEqual(self.diagnoses(out), {"suspected link node00005<->node00034", "suspected node node00020"})
+        self.assertNotIn("slow pair", out)
+        self.assertNotIn("unstable pair", out)
+        # The spread of iteration times names them: the link's pair and node 20's three pairs.
+        for criterion in ("stable-allreduce", "stable-alltoall"):
+            self.assertRegex(out, criterion + r"\s+4 outliers .* FAIL\s+\(time_cv_oop at bytes=67108864, 4 of 60 communicators")
+        self.assertIn("suspected link node00005<->node00034 (unstable in round 0; node00005 fine with 2 other "
+                      "partners, node00034 with 2)", out)
+        self.assertIn("suspected node node00020 (unstable with 3 of 3 partners)", out)
+        self.assertEqual(quarantine, ["node00020"])
+        # The signature: the mean slowed somewhat, the tail and the spread far more.
+        with h5py.File(os.path.join(self.dir, "r.h5"), "r") as f:
+            step = sorted(f["steps"].values(), key=lambda s: int(s.attrs["index"]))[0]  # allreduce, pairs
+            pts, members = step["points"][()], step["samples/group_ranks"][()]
+        pts = pts[pts["bytes"] == 64 << 20]
+        pairs = [tuple(sorted(members[int(g)][[0, 8]] // 8)) for g in pts["group"]]
+        link = pts[pairs.index((5, 34))]
+        healthy = pts[[not ({5, 34} >= set(p) or 20 in p) for p in pairs]]
+        busbw, time, p99, cv = (np.median(healthy[c]) for c in ("busbw_oop", "time_oop", "time_p99_oop", "time_cv_oop"))
+        self.assertTrue(0.5 * busbw < link["busbw_oop"] < 0.95 * busbw, link["busbw_oop"] / busbw)
+        self.assertGreater(link["time_p99_oop"] / p99, 1.3)
+        self.assertGreater(link["time_cv_oop"] / cv, 10)
+        self.assertLess(link["time_oop"] / time, link["time_p99_oop"] / p99)
 
 
 TINY_CAMPAIGN = textwrap.dedent("""\
@@ -459,6 +717,57 @@ class SameLayoutAsARealRun(unittest.TestCase):
             # real run does: allgather on 4 ranks of fp32 turns 8 B into 16 B (one element each).
             self.assertEqual([len(a["points"]) for a, _ in pairs], [1 * 2, 4 * 2, 2 * 2, 6 * 2, 2 * 2, 6 * 3, 3 + 2, 2])
 
+
+    def test_pod_pairs_and_bisect_match_a_real_run(self):
+        """8 fake nodes of one rank: pairs drawn inside pods of 4 (host-0..3, host-4..7 in the real
+        run; node00000..3, node00004..7 in the simulation: the number in the host name), and a
+        bisection whose planted slow node is node 2 (a 100 ms delay in the real run, NICs at 0.3
+        in the model): the same communicators, stage by stage, and the same culprit."""
+        tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-pods-layout-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        system = read(os.path.join(SOURCE, "configs", "systems", "phase1-8500.yaml"))
+        system = re.sub(r"value: 8$", "value: 1", system, flags=re.M).replace("value: 1063", "value: 8", 1)
+        pairs = ("{benchmark: allreduce, params: {min_bytes: 1K, max_bytes: 8K, factor: 8, iterations: 2, warmup: 1, "
+                 "in_place: false, scope: pairs, pairing: pod, pod_nodes: 4}}")
+        bisect = ("{benchmark: allreduce, params: {min_bytes: 1M, max_bytes: 1M, iterations: 4, warmup: 1, "
+                  "in_place: false, scope: bisect, min_busbw: %s}}")
+        for name, text in (("tiny.yaml", system),
+                           ("sim.yaml", f"campaign: pods\nsystem: tiny.yaml\nbenchmarks:\n  - {pairs}\n  - {bisect % 0}\n"),
+                           ("real.yaml", f"campaign: pods\nsystem: tiny.yaml\nbenchmarks:\n  - {pairs}\n  - {bisect % 0.03}\n"),
+                           ("faults.yaml", "faults:\n  - {kind: degraded_link, node: 2, factor: 0.3}\n")):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        sim = subprocess.run([BIN, "simulate", "sim.yaml", "--faults", "faults.yaml", "-o", "sim.h5"], cwd=tmp,
+                             capture_output=True, text=True)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        env = mpi_env()
+        env.update(GPUACCEPT_FAKE_RANKS_PER_NODE="1", GPUACCEPT_FAKE_SLOW_HOST="host-2",
+                   GPUACCEPT_FAKE_SLOW_DELAY_MS="100")
+        real = subprocess.run(["mpirun", "--oversubscribe", "-x", "GPUACCEPT_FAKE_RANKS_PER_NODE", "-x",
+                               "GPUACCEPT_FAKE_SLOW_HOST", "-x", "GPUACCEPT_FAKE_SLOW_DELAY_MS", "-np", "8", BIN,
+                               "run", "-q", "real.yaml", "--backend", "cpu", "-o", "real.h5"], cwd=tmp,
+                              capture_output=True, text=True, env=env, timeout=240)
+        self.assertEqual(real.returncode, 0, real.stdout + real.stderr)
+        with h5py.File(os.path.join(tmp, "sim.h5"), "r") as s, h5py.File(os.path.join(tmp, "real.h5"), "r") as r:
+            order = lambda f: sorted(f["steps"].values(), key=lambda x: int(x.attrs["index"]))
+            (sim_pairs, sim_bisect), (real_pairs, real_bisect) = order(s), order(r)
+            self.assertEqual(sim_pairs.name, real_pairs.name)
+            members = sim_pairs["samples/group_ranks"][()]
+            np.testing.assert_array_equal(members, real_pairs["samples/group_ranks"][()])
+            self.assertEqual(len(members), 3 * 4)  # 3 rounds of 2 pairs in each pod of 4
+            self.assertTrue(np.all(members // 4 == members[:, :1] // 4), members)  # inside a pod
+            for a, b in ((sim_pairs, real_pairs), (sim_bisect, real_bisect)):
+                self.assertEqual(a.attrs["status"], "ok", a.attrs.get("reason"))
+                self.assertEqual(a["points"].dtype, b["points"].dtype)
+                self.assertEqual(a["per_rank"].dtype, b["per_rank"].dtype)
+                for k in ("group", "round", "nodes", "bytes", "count"):
+                    np.testing.assert_array_equal(a["points"][k], b["points"][k], err_msg=f"{a.name} {k}")
+            # Bisect: the world, one round of 4 pairs, then node 2 and its slow pair's other node
+            # each with a good partner; node 2 alone is named.
+            np.testing.assert_array_equal(sim_bisect["samples/group_ranks"][()], real_bisect["samples/group_ranks"][()])
+            self.assertEqual(len(sim_bisect["samples/group_ranks"]), 1 + 4 + 2)
+            for step in (sim_bisect, real_bisect):
+                np.testing.assert_array_equal(step["per_rank"]["suspect"], [0, 0, 1, 0, 0, 0, 0, 0])
 
     def test_storage_steps_match_a_real_run(self):
         tmp = tempfile.mkdtemp(prefix="gpuaccept-sim-storage-layout-")

@@ -101,6 +101,29 @@ TEST(CommunicatorScope, PlantedSlowLinkIsNamedAsLinkAndNeitherNode) {
   EXPECT_FALSE(contains(text, "suspected node")) << text;
 }
 
+TEST(CommunicatorScope, SpreadRuleNamesAnUnstableLink) {
+  // Every pair at the same mean; the pair node01<->node02 with a spread of iteration times 30x
+  // the others' (a flapping link): a rule on time_cv_oop names it, and says "unstable", not "slow".
+  const auto run = machine(4, 2);
+  const auto plan = four_node_pairs();
+  auto step = collective_step("pairs-1", "pairs", run, plan.groups, pair_busbw(plan, [](int, int) { return false; }),
+                              plan.rounds);
+  auto& cv = step.points.column("time_cv_oop", "", false, Better::lower).values;
+  for (double g : step.points.find("group")->values) {
+    const auto [a, b] = plan.nodes[static_cast<std::size_t>(g)];
+    cv.push_back(a == 1 && b == 2 ? 0.3 : 0.01 + 0.001 * a);
+  }
+  const auto v = evaluate(contract_of("  - {id: stable, benchmark: allreduce, select: {scope: pairs}, point: {bytes: 64M},\n"
+                                      "     metric: time_cv_oop, scope: pair, outliers: {ratio: 0.33}}\n"),
+                          run, {step});
+  const auto& c = v.criteria[0];
+  EXPECT_EQ(c.outcome, Outcome::fail);
+  EXPECT_DOUBLE_EQ(c.measured, 1);
+  EXPECT_EQ(texts(c.suspects), (std::vector<std::string>{"suspected link node01<->node02 (unstable in round 2; node01 "
+                                                          "fine with 2 other partners, node02 with 2)"}));
+  EXPECT_TRUE(v.quarantine_hosts().empty());
+}
+
 TEST(CommunicatorScope, SameDiagnosisAfterTheHdf5Store) {
   // group_ranks (padded with -1) and the integer key columns survive the results file.
   auto run = machine(4, 2);

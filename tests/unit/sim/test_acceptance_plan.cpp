@@ -32,3 +32,19 @@ TEST(AcceptancePlan, PhasesByHand) {
   EXPECT_NEAR(plan.phases[5].sequential_seconds, 1063 * 2 * bytes / 25e9, 1e-3);
   EXPECT_GT(plan.sequential_seconds(), 100 * plan.parallel_seconds());
 }
+
+TEST(AcceptancePlan, PairsInsidePodsWhereTheCoreIsOversubscribed) {
+  // Phase 2: pods of 5,440 nodes below 2:1 up-links; pairs drawn inside them (pairing: pod) run
+  // at the full NIC rate, so the round is as fast as one pair alone.
+  const auto sys = load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase2-500k.yaml");
+  const AcceptancePlan plan = plan_acceptance(sys);
+  const PlanPhase& pairs = plan.phases[3];
+  EXPECT_NE(pairs.what.find("inside each pod of 5440 nodes"), std::string::npos) << pairs.what;
+  EXPECT_EQ(pairs.rounds, 4);  // every pod even (5,440 and 2,660 nodes)
+  EXPECT_EQ(pairs.groups, 31250);
+  // Without contention a round lasts one pair's time: parallel = sequential / pairs per round.
+  EXPECT_NEAR(pairs.parallel_seconds, pairs.sequential_seconds / 31250, 1e-9 * pairs.sequential_seconds);
+  // Phase 1 is non-blocking: one pod, the global plan.
+  const auto p1 = plan_acceptance(load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase1-8500.yaml"));
+  EXPECT_EQ(p1.phases[3].what.find("pod"), std::string::npos) << p1.phases[3].what;
+}

@@ -46,6 +46,27 @@ TEST(Topology, GroupsFollowRadixOversubscriptionAndScalableUnit) {
   EXPECT_DOUBLE_EQ(p2.group_uplink_gbs(1), 64 * 800);
 }
 
+TEST(Topology, PodIsBelowTheFirstOversubscribedTier) {
+  EXPECT_EQ(Topology(phase1()).pod_nodes(), 2048);     // non-blocking: the whole fabric
+  EXPECT_EQ(Topology(phase2()).pod_nodes(), 85 * 64);  // the 2:1 spines' up-links
+  auto leafy = phase2();
+  leafy.fabric[0].oversubscription = 1.5;  // an oversubscribed leaf: pods are leaf groups
+  EXPECT_EQ(Topology(leafy).pod_nodes(), 64);
+  // The rule the real run and the simulator share: host number / pod size.
+  const std::vector<std::string_view> hosts{"node00000", "node05439", "node05440", "node62499"};
+  const auto p2 = phase2();
+  EXPECT_EQ(pods_of_step(hosts, 0, &p2), (std::vector<int>{0, 0, 1, 11}));
+  EXPECT_EQ(pods_of_step(hosts, 100, nullptr), (std::vector<int>{0, 54, 54, 624}));
+  EXPECT_THROW(pods_of_step(hosts, 0, nullptr), std::invalid_argument);
+  const std::vector<std::string_view> unnumbered{"node1", "login"};
+  try {
+    pods_of_step(unnumbered, 4, nullptr);
+    ADD_FAILURE() << "a host without a number was placed";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("host 'login' has none"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Topology, HopCounts) {
   const Topology t(phase2());
   EXPECT_EQ(t.gpu_path(5, 5).level, Level::same_gpu);
