@@ -739,7 +739,8 @@ int main_cli(int argc, char** argv) {
     if (*simulatec) {
       sim_options.command_line = join_args(argc, argv);
       sim_options.log = &std::cout;
-      std::cout << "simulated results: " << simulate_campaign(sim_options) << '\n';
+      const std::string written = simulate_campaign(sim_options);  // prints its calibration first
+      std::cout << "simulated results: " << written << '\n';
       return 0;
     }
     if (*slurmc) return command_slurm(slurm_campaign, slurm_script_path, slurm_options, slurm_env);
