@@ -384,9 +384,9 @@ double simulate_p2p(StepResult& r, const suites::BenchmarkDef& def, const SuiteM
           matrix.values[k][at] = reachable ? v : kNaN;
         }
       }
-    suites::add_p2p_points(points, static_cast<std::size_t>(node), node * g, matrix, slow_factor);
-    suites::fill_p2p_matrix_samples(matrices, static_cast<std::size_t>(node), matrix);
     const auto slow = kernels::find_slow_links(matrix, slow_factor);
+    suites::add_p2p_points(points, static_cast<std::size_t>(node), node * g, matrix, slow);
+    suites::fill_p2p_matrix_samples(matrices, static_cast<std::size_t>(node), matrix);
     for (int local = 0; local < g; ++local) {
       const std::size_t row = static_cast<std::size_t>(node) * static_cast<std::size_t>(g) + static_cast<std::size_t>(local);
       mine = kernels::p2p_rank_gpus(local, g, g);

@@ -96,7 +96,7 @@ std::vector<NodeMatrix> gather_nodes(const RunContext& ctx, bool leader, kernels
 
 Table points_of(const std::vector<NodeMatrix>& nodes, double slow_factor) {
   Table t;
-  for (std::size_t n = 0; n < nodes.size(); ++n) add_p2p_points(t, n, nodes[n].leader_rank, nodes[n].matrix, slow_factor);
+  for (std::size_t n = 0; n < nodes.size(); ++n) add_p2p_points(t, n, nodes[n].leader_rank, nodes[n].matrix, kernels::find_slow_links(nodes[n].matrix, slow_factor));
   return t;
 }
 

@@ -17,7 +17,8 @@ std::string test_column(std::size_t k) {
 }
 }  // namespace
 
-void add_p2p_points(Table& t, std::size_t node, int leader_rank, const kernels::P2pMatrix& m, double slow_factor) {
+void add_p2p_points(Table& t, std::size_t node, int leader_rank, const kernels::P2pMatrix& m,
+                    const std::vector<kernels::SlowLink>& slow) {
   if (m.gpus < 2) return;
   if (t.columns.empty()) {
     t.column("node", "", true);
@@ -31,7 +32,6 @@ void add_p2p_points(Table& t, std::size_t node, int leader_rank, const kernels::
     t.column("slow", "", true, Better::lower);
     t.column("wrong", "", true, Better::lower);
   }
-  const auto slow = kernels::find_slow_links(m, slow_factor);
   for (int s = 0; s < m.gpus; ++s)
     for (int d = 0; d < m.gpus; ++d) {
       if (s == d) continue;

@@ -14,9 +14,10 @@
 
 namespace gpuaccept::suites {
 
-// Appends node `node`'s rows (led by world rank `leader_rank`); nothing for fewer than 2 GPUs.
+// Appends node `node`'s rows (led by world rank `leader_rank`; `slow`: the matrix's
+// kernels::find_slow_links); nothing for fewer than 2 GPUs.
 void add_p2p_points(Table& points, std::size_t node, int leader_rank, const kernels::P2pMatrix& matrix,
-                    double slow_factor);
+                    const std::vector<kernels::SlowLink>& slow);
 
 // The matrix samples for `nodes` nodes of at most `gpus` GPUs, NaN-filled (none for gpus < 2).
 std::vector<Samples> p2p_matrix_samples(std::size_t nodes, std::size_t gpus);
