@@ -1,6 +1,7 @@
 #include "harness/simulate.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cmath>
@@ -18,6 +19,7 @@
 #include "io/checkpoint.hpp"
 #include "io/mdtest.hpp"
 #include "harness/plan.hpp"
+#include "harness/simulate_suites.hpp"
 #include "harness/version.hpp"
 #include "results/stats.hpp"
 #include "results/store.hpp"
@@ -143,30 +145,6 @@ void per_rank_columns(StepResult& r, const suites::BenchmarkDef& def, std::size_
     r.ranks[i] = static_cast<std::int32_t>(i);
   }
   r.rank_messages.assign(n, "");
-}
-
-// Per dtype: median and coefficient of variation of GEMM TFLOP/s over the ok ranks of a file.
-struct Calibration {
-  double median = 0;
-  double cv = 0;
-};
-
-std::map<std::string, Calibration> calibration_of(const std::string& path) {
-  std::map<std::string, Calibration> out;
-  std::map<std::string, std::vector<double>> rates;
-  for (const StepResult& step : read_results(path).steps) {
-    if (step.benchmark != "gemm" || step.status != Status::ok) continue;
-    const Column* tflops = step.per_rank.find("tflops");
-    if (!tflops) continue;
-    auto& v = rates[param_text(step.params, "dtype")];
-    for (double x : tflops->values)
-      if (std::isfinite(x) && x > 0) v.push_back(x);
-  }
-  for (const auto& [dtype, v] : rates)
-    if (!v.empty()) out[dtype] = Calibration{stats::median(v), v.size() > 1 ? stats::cv(v) : 0.0};
-  if (out.empty())
-    throw InputError(fmt::format("--calibrate: {} holds no successful gemm step to calibrate from", path));
-  return out;
 }
 
 void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
@@ -486,7 +464,7 @@ bool simulated_pods(StepResult& r, const SystemDescription& s, collectives::Scop
 double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, collectives::CollectiveOp op,
                            const SystemDescription& s, const sim::Topology& topology,
                            const std::vector<collectives::RankPlace>& places, const FaultMap& faults,
-                           std::mt19937_64& rng) {
+                           std::mt19937_64& rng, const sim::ModelConstants& constants) {
   const std::string scope_text = param_text(r.params, "scope");
   const auto scope = collectives::scope_from_string(scope_text.empty() ? "world" : scope_text)
                          .value_or(collectives::CollectiveScope::world);
@@ -570,7 +548,7 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
   const std::size_t rows = groups.size() * requested.size();
   for (auto& c : t.columns) c.values.reserve(rows);
   // Column order: the five keys, then per phase time, algbw, busbw, wrong, time_p99, time_cv.
-  const CollectiveSweep sweeper{op, topology, sim::CollectiveModel(s, topology), places, faults, rooted, root, elem,
+  const CollectiveSweep sweeper{op, topology, sim::CollectiveModel(s, topology, constants), places, faults, rooted, root, elem,
                                 requested, phases.size(), base_share,
                                 static_cast<int>(param_number(r.params, suites::kWarmupParam)) + 1,
                                 static_cast<int>(param_number(r.params, suites::kIterationsParam))};
@@ -951,16 +929,23 @@ std::string simulate_campaign(const SimulateOptions& o) {
   if (!campaign.system_description)
     throw InputError(SourceLocation{o.campaign_path, 0, 0},
                      "simulate needs a system description: 'system: path/to/system.yaml' (docs/systems.md)");
-  const SystemDescription& s = *campaign.system_description;
+  SystemDescription s = *campaign.system_description;  // with calibrated storage clients, below
   if (s.total_gpus() > std::numeric_limits<std::int32_t>::max())
     throw InputError("the system has more GPUs than a rank number can hold");
   const std::vector<Fault> faults = o.faults_path.empty()
                                         ? std::vector<Fault>{}
                                         : load_faults(read_text_file(o.faults_path), o.faults_path, s);
   const FaultMap fmap = fault_map(s, faults);
-  const std::map<std::string, Calibration> calibration =
-      o.calibrate_path.empty() ? std::map<std::string, Calibration>{} : calibration_of(o.calibrate_path);
   const sim::Topology topology(s);
+  const ModelCalibration calibration =
+      o.calibrate_path.empty() ? ModelCalibration{} : load_calibration(o.calibrate_path, s, topology);
+  apply_storage_calibration(calibration, s);
+  const sim::ModelConstants constants = calibrated_constants(calibration);
+  if (o.log && !calibration.report.empty()) {
+    *o.log << "calibrated from " << o.calibrate_path << ":\n";
+    for (const auto& line : calibration.report) *o.log << "  " << line << '\n';
+  }
+  const SuiteModel suite_model{s, topology, constants, faults, calibration, o.gpu_spread};
   const int ranks = static_cast<int>(s.total_gpus());
   const std::vector<Step> steps = plan(campaign, registry, kernels::Backend::cuda, ranks);
 
@@ -986,6 +971,8 @@ std::string simulate_campaign(const SimulateOptions& o) {
   info.versions["gpuaccept"] = std::string(tool_version());
   info.versions["hdf5"] = hdf5_library_version();
   info.versions["simulator"] = "sim/ alpha-beta model (docs/simulation.md)";
+  if (!calibration.report.empty())
+    info.versions["calibration"] = fmt::format("{}: {}", o.calibrate_path, fmt::join(calibration.report, "; "));
   info.ranks.resize(static_cast<std::size_t>(ranks));
   std::vector<collectives::RankPlace> places(static_cast<std::size_t>(ranks));  // node = host index
   for (int node = 0, r = 0; node < s.nodes; ++node) {
@@ -1023,15 +1010,17 @@ std::string simulate_campaign(const SimulateOptions& o) {
     r.start_time = clock;
     double seconds = std::max(0.0, step.estimate_seconds);
     if (step.benchmark == "gemm") {
-      simulate_gemm(r, def, s, fmap, rng, o.gpu_spread, calibration);
+      simulate_gemm(r, def, s, fmap, rng, o.gpu_spread, calibration.gemm);
     } else if (const auto op = collectives::collective_from_string(step.benchmark)) {
-      const double simulated = simulate_collective(r, def, *op, s, topology, places, fmap, rng);
+      const double simulated = simulate_collective(r, def, *op, s, topology, places, fmap, rng, constants);
       if (simulated > 0) seconds = simulated;
     } else if (step.benchmark == "ior" || step.benchmark == "mdtest" || step.benchmark == "checkpoint") {
       const double simulated = step.benchmark == "ior"      ? simulate_ior(r, def, s, fmap, rng)
                                : step.benchmark == "mdtest" ? simulate_mdtest(r, def, s, fmap, rng)
                                                             : simulate_checkpoint(r, def, s, fmap, rng);
       if (simulated > 0) seconds = simulated;
+    } else if (const auto simulated = simulate_suite_step(r, def, suite_model, rng)) {
+      if (*simulated > 0) seconds = *simulated;
     } else {
       r.status = Status::skipped;
       r.reason = fmt::format("{} is not modelled by the simulator yet (docs/simulation.md)", step.benchmark);

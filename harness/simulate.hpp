@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -46,9 +47,11 @@ struct SimulateOptions {
   std::string faults_path;  // "" = a healthy machine
   std::uint64_t seed = 1;
   double gpu_spread = 0.01;  // coefficient of variation of per-GPU compute rates
-  // A real results file (e.g. one node measured on real hardware): per dtype, its GEMM TFLOP/s
-  // median and coefficient of variation over ranks replace the peak x 0.75 and the spread.
+  // A real results file (e.g. one node measured on real hardware): its measured figures replace
+  // the model's (GEMM TFLOP/s per dtype, stream, hostcopy, p2p, NVLink efficiency from a
+  // node-scope all-reduce, storage per-client bandwidth; harness/simulate_suites.hpp).
   std::string calibrate_path;
+  std::ostream* log = nullptr;  // where the calibration report goes (a line per quantity)
   std::string command_line;
 };
 

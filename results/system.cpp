@@ -52,7 +52,7 @@ GpuModel read_gpu(const YAML::Node& node, const std::string& file,
                   std::map<std::string, std::string>& notes) {
   yaml::check_keys(node, file,
                    {"name", "memory_gib", "memory_bandwidth_gbs", "peak_tflops", "nvlink_bandwidth_gbs",
-                    "power_w", "assumption"},
+                    "power_w", "host_link", "host_link_gbs", "sm_clock_mhz", "memory_clock_mhz", "assumption"},
                    "gpu");
   GpuModel g;
   g.name = yaml::get_string(required(node, node, file, "name", "gpu"), file, "gpu.name");
@@ -62,6 +62,11 @@ GpuModel read_gpu(const YAML::Node& node, const std::string& file,
   g.nvlink_bandwidth_gbs =
       positive(required(node, node, file, "nvlink_bandwidth_gbs", "gpu"), file, "gpu.nvlink_bandwidth_gbs");
   if (node["power_w"]) g.power_w = positive(node["power_w"], file, "gpu.power_w");
+  if (node["host_link"]) g.host_link = yaml::get_string(node["host_link"], file, "gpu.host_link");
+  if (node["host_link_gbs"]) g.host_link_gbs = positive(node["host_link_gbs"], file, "gpu.host_link_gbs");
+  if (node["sm_clock_mhz"]) g.sm_clock_mhz = positive(node["sm_clock_mhz"], file, "gpu.sm_clock_mhz");
+  if (node["memory_clock_mhz"])
+    g.memory_clock_mhz = positive(node["memory_clock_mhz"], file, "gpu.memory_clock_mhz");
   const YAML::Node peaks = required(node, node, file, "peak_tflops", "gpu");
   yaml::check_keys(peaks, file, {"fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8"}, "gpu.peak_tflops");
   for (const char* dtype : kDtypes)
@@ -102,7 +107,8 @@ StorageSystem read_storage(const YAML::Node& node, const std::string& file,
                            std::map<std::string, std::string>& notes) {
   yaml::check_keys(
       node, file,
-      {"name", "aggregate_read_gbs", "aggregate_write_gbs", "per_client_gbs", "metadata_ops", "assumption"},
+      {"name", "aggregate_read_gbs", "aggregate_write_gbs", "per_client_gbs", "per_client_read_gbs", "metadata_ops",
+       "assumption"},
       "storage");
   StorageSystem s;
   if (node["name"]) s.name = yaml::get_string(node["name"], file, "storage.name");
@@ -112,6 +118,8 @@ StorageSystem read_storage(const YAML::Node& node, const std::string& file,
                                    "storage.aggregate_write_gbs");
   s.per_client_gbs =
       positive(required(node, node, file, "per_client_gbs", "storage"), file, "storage.per_client_gbs");
+  if (node["per_client_read_gbs"])
+    s.per_client_read_gbs = positive(node["per_client_read_gbs"], file, "storage.per_client_read_gbs");
   if (node["metadata_ops"]) s.metadata_ops = positive(node["metadata_ops"], file, "storage.metadata_ops");
   note_assumption(node, file, "storage", notes);
   return s;

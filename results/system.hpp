@@ -23,6 +23,11 @@ struct GpuModel {
   std::map<std::string, double> peak_tflops;
   double nvlink_bandwidth_gbs = 0;         // per GPU, one direction, GB/s
   double power_w = 0;                      // board power, for the energy model
+  // Optional (0: not described; the simulator then skips or leaves out what needs them):
+  std::string host_link;                   // "PCIe Gen5 x16", "NVLink-C2C"
+  double host_link_gbs = 0;                // GPU <-> host memory line rate, per GPU, one direction, GB/s
+  double sm_clock_mhz = 0;                 // maximum (boost) SM clock, what NVML reports under load
+  double memory_clock_mhz = 0;             // memory clock as NVML reports it
   std::optional<double> peak(const std::string& dtype) const {
     const auto it = peak_tflops.find(dtype);
     if (it == peak_tflops.end() || it->second <= 0) return std::nullopt;
@@ -44,7 +49,8 @@ struct StorageSystem {
   std::string name;
   double aggregate_read_gbs = 0;   // GB/s, the whole file system
   double aggregate_write_gbs = 0;
-  double per_client_gbs = 0;       // what one node can move
+  double per_client_gbs = 0;       // what one node can move (writing; reading too unless below)
+  double per_client_read_gbs = 0;  // what one node can read, when it differs (0: per_client_gbs)
   double metadata_ops = 0;         // creates per second, the whole file system
 };
 

@@ -143,7 +143,8 @@ Estimate CollectiveModel::estimate(CollectiveOp op, const CommShape& comm, std::
 double storage_per_client_gbs(const StorageSystem& storage, long long clients, bool write) {
   const double aggregate = write ? storage.aggregate_write_gbs : storage.aggregate_read_gbs;
   if (clients <= 0) return 0;
-  return std::min(storage.per_client_gbs, aggregate / static_cast<double>(clients));
+  const double client = !write && storage.per_client_read_gbs > 0 ? storage.per_client_read_gbs : storage.per_client_gbs;
+  return std::min(client, aggregate / static_cast<double>(clients));
 }
 
 }  // namespace gpuaccept::sim

@@ -24,6 +24,7 @@
 #include <regex>
 
 #include "results/stats.hpp"
+#include "suites/external_figures.hpp"
 #include "suites/process.hpp"
 #include "suites/registry.hpp"
 
@@ -208,6 +209,9 @@ BenchmarkDef make() {
       {"max_output", ParamType::size, std::int64_t{1} << 20, "bytes of output kept in the results file (head and tail)", 1024, 1e9, {}},
       {"reduce", ParamType::text, std::string("last"), "how the values of several matching lines become one", {}, {},
        {"last", "first", "median", "mean", "min", "max"}},
+      {"simulate", ParamType::text, std::string(""),
+       "figures gpuaccept simulate stores for this step, 'metric=value ...' (a real run ignores them; '': the "
+       "simulation skips the step)", {}, {}, {}},
       {"where", ParamType::text, std::string("first"), "first: the step's first rank runs it; every: each rank does", {}, {}, {"first", "every"}},
   };
   for (const auto& m : kExtracted)
@@ -237,6 +241,16 @@ BenchmarkDef make() {
     for (const auto& m : kExtracted)
       if (const auto& pattern = param_text(p, m.name); !pattern.empty())
         if (auto why = check_pattern(m.name, pattern); !why.empty()) return why;
+    try {
+      for (const auto& [name, value] : parse_simulated_figures(param_text(p, "simulate"))) {
+        const bool known = name == "seconds" || name == "exit_code" || name == "output_bytes" ||
+                           std::any_of(std::begin(kExtracted), std::end(kExtracted),
+                                       [&](const ExtractedMetric& m) { return name == m.name; });
+        if (!known) return fmt::format("simulate: {} is not a metric of the external benchmark", name);
+      }
+    } catch (const std::invalid_argument& e) {
+      return fmt::format("simulate: {} (expected 'metric=value metric=value ...')", e.what());
+    }
     return {};
   };
   b.estimate_seconds = [](const Params& p, kernels::Backend, int) { return param_real(p, "time_limit"); };

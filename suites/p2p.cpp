@@ -28,6 +28,7 @@
 #include <span>
 
 #include "kernels/p2p.hpp"
+#include "suites/p2p_tables.hpp"
 #include "suites/registry.hpp"
 
 namespace gpuaccept::suites {
@@ -95,60 +96,16 @@ std::vector<NodeMatrix> gather_nodes(const RunContext& ctx, bool leader, kernels
 
 Table points_of(const std::vector<NodeMatrix>& nodes, double slow_factor) {
   Table t;
-  std::size_t rows = 0;
-  for (const auto& n : nodes) rows += static_cast<std::size_t>(std::max(0, n.matrix.gpus * (n.matrix.gpus - 1)));
-  if (rows == 0) return t;
-  t.column("node", "", true);
-  t.column("leader_rank", "", true);
-  t.column("src", "", true);
-  t.column("dst", "", true);
-  t.column("peer_access", "", true);
-  for (std::size_t k = 0; k < kP2pTests; ++k)
-    t.column(fmt::format("{}_{}", kernels::kP2pTestNames[k],
-                         static_cast<kernels::P2pTest>(k) == kernels::P2pTest::latency ? "us" : "gbps"),
-             kernels::kP2pTestUnits[k], false,
-             kernels::p2p_lower_is_better(static_cast<kernels::P2pTest>(k)) ? Better::lower : Better::higher);
-  t.column("slow", "", true, Better::lower);
-  t.column("wrong", "", true, Better::lower);
-  for (std::size_t n = 0; n < nodes.size(); ++n) {
-    const auto& m = nodes[n].matrix;
-    const auto slow = kernels::find_slow_links(m, slow_factor);
-    for (int s = 0; s < m.gpus; ++s)
-      for (int d = 0; d < m.gpus; ++d) {
-        if (s == d) continue;
-        std::size_t c = 0;
-        t.columns[c++].values.push_back(static_cast<double>(n));
-        t.columns[c++].values.push_back(nodes[n].leader_rank);
-        t.columns[c++].values.push_back(s);
-        t.columns[c++].values.push_back(d);
-        t.columns[c++].values.push_back(m.peer_access[m.at(s, d)]);
-        for (std::size_t k = 0; k < kP2pTests; ++k) t.columns[c++].values.push_back(m.values[k][m.at(s, d)]);
-        const bool is_slow = std::any_of(slow.begin(), slow.end(), [&](const auto& l) { return l.src == s && l.dst == d; });
-        t.columns[c++].values.push_back(is_slow ? 1 : 0);
-        t.columns[c++].values.push_back(m.wrong[m.at(s, d)]);
-      }
-  }
+  for (std::size_t n = 0; n < nodes.size(); ++n) add_p2p_points(t, n, nodes[n].leader_rank, nodes[n].matrix, kernels::find_slow_links(nodes[n].matrix, slow_factor));
   return t;
 }
 
 std::vector<Samples> matrices_of(const std::vector<NodeMatrix>& nodes) {
   std::size_t g = 0;
   for (const auto& n : nodes) g = std::max(g, static_cast<std::size_t>(std::max(n.matrix.gpus, 0)));
-  if (g < 2) return {};
-  std::vector<Samples> out;
-  for (std::size_t k = 0; k < kP2pTests; ++k) {
-    Samples s{fmt::format("{}_{}", kernels::kP2pTestNames[k],
-                          static_cast<kernels::P2pTest>(k) == kernels::P2pTest::latency ? "us" : "gbps"),
-              kernels::kP2pTestUnits[k], "node x gpus + src", "dst", nodes.size() * g, g, {}};
-    s.values.assign(s.rows * s.cols, kNaN);
-    for (std::size_t n = 0; n < nodes.size(); ++n) {
-      const auto& m = nodes[n].matrix;
-      for (int src = 0; src < m.gpus; ++src)
-        for (int dst = 0; dst < m.gpus; ++dst)
-          s.values[(n * g + static_cast<std::size_t>(src)) * g + static_cast<std::size_t>(dst)] = m.values[k][m.at(src, dst)];
-    }
-    out.push_back(std::move(s));
-  }
+  std::vector<Samples> out = p2p_matrix_samples(nodes.size(), g);
+  if (!out.empty())
+    for (std::size_t n = 0; n < nodes.size(); ++n) fill_p2p_matrix_samples(out, n, nodes[n].matrix);
   return out;
 }
 

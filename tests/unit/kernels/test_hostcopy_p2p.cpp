@@ -5,10 +5,13 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <tuple>
+#include <vector>
 
 #include "kernels/hostcopy.hpp"
 #include "kernels/p2p.hpp"
@@ -221,4 +224,49 @@ TEST(P2p, MatrixPrintsAsNvbandwidthDoes) {
   EXPECT_NE(text.find("ce_write GB/s (row: src, column: dst)"), std::string::npos) << text;
   EXPECT_NE(text.find("123.46"), std::string::npos) << text;
   EXPECT_NE(text.find("N/A"), std::string::npos);
+}
+
+// The median of the other links, taken from one sorted copy, equals the brute-force median of
+// every link's others (odd and even counts, ties), on random matrices with a few slow links.
+TEST(P2p, SlowLinkMediansMatchABruteForceMedian) {
+  std::uint64_t state = 12345;
+  auto next = [&] {  // xorshift: deterministic, no <random> distribution differences
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<double>(state % 1000);
+  };
+  for (int gpus : {2, 3, 4, 5, 8}) {
+    for (int round = 0; round < 20; ++round) {
+      P2pMatrix m(gpus);
+      for (auto& test : m.values)
+        for (int s = 0; s < gpus; ++s)
+          for (int d = 0; d < gpus; ++d)
+            if (s != d) test[m.at(s, d)] = round % 3 == 0 ? 100 + std::floor(next() / 500) : 50 + next() / 10;
+      m.values[0][m.at(0, 1)] = round % 2 ? NAN : 1;  // an unmeasured link, or a very slow one
+      // Brute force: every link against the sorted others.
+      std::vector<std::tuple<int, int, int, double>> expected;  // test, src, dst, peer median
+      for (std::size_t t = 0; t < kP2pTests; ++t) {
+        const auto& v = m.values[t];
+        for (int a = 0; a < gpus; ++a)
+          for (int b = 0; b < gpus; ++b) {
+            if (a == b || !std::isfinite(v[m.at(a, b)])) continue;
+            std::vector<double> others;
+            for (int s = 0; s < gpus; ++s)
+              for (int d = 0; d < gpus; ++d)
+                if (s != d && !(s == a && d == b) && std::isfinite(v[m.at(s, d)])) others.push_back(v[m.at(s, d)]);
+            if (others.empty()) continue;
+            std::sort(others.begin(), others.end());
+            const std::size_t n = others.size();
+            const double median = n % 2 ? others[n / 2] : 0.5 * (others[n / 2 - 1] + others[n / 2]);
+            const double x = v[m.at(a, b)];
+            if (p2p_lower_is_better(static_cast<P2pTest>(t)) ? x > median / 0.9 : x < 0.9 * median)
+              expected.emplace_back(static_cast<int>(t), a, b, median);
+          }
+      }
+      std::vector<std::tuple<int, int, int, double>> found;
+      for (const auto& l : find_slow_links(m, 0.9)) found.emplace_back(static_cast<int>(l.test), l.src, l.dst, l.peer_median);
+      EXPECT_EQ(found, expected) << gpus << " GPUs, round " << round;
+    }
+  }
 }

@@ -91,6 +91,26 @@ TEST(System, ErrorsNamePlaceAndExpectation) {
             "s.yaml:13:1: unknown key 'fabr");
 }
 
+TEST(System, OptionalHostLinkClocksAndReadRate) {
+  const SystemDescription plain = load_system(kMinimal, "s.yaml");
+  EXPECT_EQ(plain.gpu.host_link_gbs, 0);  // not described: what needs it is skipped, never guessed
+  EXPECT_EQ(plain.gpu.sm_clock_mhz, 0);
+  EXPECT_EQ(plain.storage.per_client_read_gbs, 0);
+  const SystemDescription s = load_system(
+      replaced(replaced(kMinimal, "  nvlink_bandwidth_gbs: 450\n",
+                        "  nvlink_bandwidth_gbs: 450\n  host_link: NVLink-C2C\n  host_link_gbs: 450\n"
+                        "  sm_clock_mhz: 1980\n  memory_clock_mhz: 2619\n"),
+               "per_client_gbs: 10}", "per_client_gbs: 10, per_client_read_gbs: 20}"),
+      "s.yaml");
+  EXPECT_EQ(s.gpu.host_link, "NVLink-C2C");
+  EXPECT_DOUBLE_EQ(s.gpu.host_link_gbs, 450);
+  EXPECT_DOUBLE_EQ(s.gpu.sm_clock_mhz, 1980);
+  EXPECT_DOUBLE_EQ(s.gpu.memory_clock_mhz, 2619);
+  EXPECT_DOUBLE_EQ(s.storage.per_client_read_gbs, 20);
+  EXPECT_EQ(error_of(replaced(kMinimal, "  nvlink_bandwidth_gbs: 450\n", "  nvlink_bandwidth_gbs: 450\n  host_link_gbs: 0\n")),
+            "s.yaml:12:18: gpu.host_link_gbs: expected a number > 0, found 0");
+}
+
 TEST(System, MissingFileIsAnInputError) {
   try {
     load_system_file("/nonexistent/system.yaml");
@@ -107,7 +127,11 @@ TEST(System, ShippedDescriptionsLoad) {
   EXPECT_EQ(p1.fabric.size(), 2u);
   EXPECT_FALSE(p1.assumptions.at("nodes").empty());
   const auto p2 = load_system_file(GPUACCEPT_SOURCE_DIR "/configs/systems/phase2-500k.yaml");
+  EXPECT_DOUBLE_EQ(p1.gpu.host_link_gbs, 63);
+  EXPECT_DOUBLE_EQ(p1.gpu.sm_clock_mhz, 1980);
+  EXPECT_EQ(p1.gpu.host_link, "PCIe Gen5 x16");
   EXPECT_EQ(p2.total_gpus(), 500000);
+  EXPECT_GT(p2.gpu.memory_clock_mhz, 0);
   EXPECT_EQ(p2.nodes, 62500);
   ASSERT_EQ(p2.fabric.size(), 3u);
   EXPECT_DOUBLE_EQ(p2.fabric[1].oversubscription, 2);

@@ -111,4 +111,9 @@ TEST(CollectiveModel, StoragePerClientAndAggregate) {
   EXPECT_DOUBLE_EQ(storage_per_client_gbs(s.storage, 1063, true), 1000.0 / 1063);  // file-system-bound
   EXPECT_DOUBLE_EQ(storage_per_client_gbs(s.storage, 1063, false), 2000.0 / 1063);
   EXPECT_DOUBLE_EQ(storage_per_client_gbs(s.storage, 0, true), 0);
+  SystemDescription calibrated = s;  // a read rate of its own (per_client_read_gbs, e.g. from --calibrate)
+  calibrated.storage.per_client_read_gbs = 40;
+  EXPECT_DOUBLE_EQ(storage_per_client_gbs(calibrated.storage, 10, false), 40);
+  EXPECT_DOUBLE_EQ(storage_per_client_gbs(calibrated.storage, 10, true), 25);
+  EXPECT_DOUBLE_EQ(storage_per_client_gbs(calibrated.storage, 1063, false), 2000.0 / 1063);  // still capped
 }
