@@ -2,6 +2,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -177,6 +178,79 @@ __global__ void crossentropy_kernel(float* losses, nv* logits, const int* target
   }
 }
 
+__global__ void residual_kernel(nv* out, const nv* a, const nv* b, std::size_t n) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  out[i] = __float2bfloat16(__bfloat162float(a[i]) + __bfloat162float(b[i]));
+}
+
+__global__ void add_bias_kernel(nv* out, const nv* bias, std::size_t n, int OC) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  out[i] = __float2bfloat16(__bfloat162float(out[i]) + __bfloat162float(bias[i % OC]));
+}
+
+// Blocks of 32 columns x kBiasRows row lanes: each thread sums a strided subset of the rows of
+// its column, the block adds its lanes in shared memory and one atomic per column and block.
+constexpr int kBiasRows = 8;
+__global__ void bias_backward_kernel(float* dbias, const nv* dout, int N, int OC) {
+  __shared__ float partial[kBiasRows][33];
+  const int col = blockIdx.x * 32 + threadIdx.x;
+  float sum = 0;
+  if (col < OC)
+    for (int row = blockIdx.y * kBiasRows + threadIdx.y; row < N; row += gridDim.y * kBiasRows)
+      sum += __bfloat162float(dout[static_cast<std::size_t>(row) * OC + col]);
+  partial[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y != 0 || col >= OC) return;
+  for (int y = 1; y < kBiasRows; ++y) sum += partial[y][threadIdx.x];
+  atomicAdd(&dbias[col], sum);
+}
+
+__global__ void encoder_backward_kernel(float* dwte, float* dwpe, const nv* dout, const int* tokens, int B, int S, int C) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i >= static_cast<std::size_t>(B) * S * C) return;
+  const std::size_t row = i / C, c = i % C;
+  const float d = __bfloat162float(dout[i]);
+  atomicAdd(&dwte[static_cast<std::size_t>(tokens[row]) * C + c], d);
+  atomicAdd(&dwpe[(row % S) * C + c], d);
+}
+
+// Element i of the (B, NH, S, hs) order sits in row b*S + s, column h*hs + d of the row-major side.
+__device__ std::size_t row_major_index(std::size_t i, int ld, int S, int NH, int hs) {
+  const std::size_t d = i % hs;
+  const std::size_t s = (i / hs) % S;
+  const std::size_t h = (i / (static_cast<std::size_t>(hs) * S)) % NH;
+  const std::size_t b = i / (static_cast<std::size_t>(hs) * S * NH);
+  return (b * S + s) * ld + h * hs + d;
+}
+
+__global__ void split_heads_kernel(nv* out, const nv* in, int ld_in, std::size_t n, int S, int NH, int hs) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = in[row_major_index(i, ld_in, S, NH, hs)];
+}
+
+__global__ void merge_heads_kernel(nv* out, int ld_out, const nv* in, std::size_t n, int S, int NH, int hs) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i < n) out[row_major_index(i, ld_out, S, NH, hs)] = in[i];
+}
+
+__global__ void sum_of_squares_kernel(double* sum, const float* x, std::size_t n) {
+  double local = 0;
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    local += static_cast<double>(x[i]) * x[i];
+  for (int o = 16; o > 0; o >>= 1) local += __shfl_xor_sync(0xffffffffu, local, o);
+  __shared__ double warps[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warps[warp] = local;
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  double block = 0;
+  for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) block += warps[w];
+  atomicAdd(sum, block);
+}
+
 __global__ void adamw_kernel(float* master, nv* params, const float* grads, float* m, float* v, std::size_t n,
                              float lr, float beta1, float beta2, float eps, float wd, float c1, float c2) {
   const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
@@ -253,6 +327,50 @@ void crossentropy_forward_backward(float* losses, bf16* logits, const std::int32
                                    float scale, void* stream) {
   crossentropy_kernel<<<static_cast<unsigned>(N), 512, 0, as_stream(stream)>>>(losses, as_nv(logits), targets, V, scale);
   check_launch("crossentropy_forward_backward");
+}
+
+void residual_forward(bf16* out, const bf16* a, const bf16* b, std::size_t n, void* stream) {
+  residual_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(as_nv(out), as_nv(a), as_nv(b), n);
+  check_launch("residual_forward");
+}
+
+void add_bias(bf16* out, const bf16* bias, int N, int OC, void* stream) {
+  const std::size_t n = static_cast<std::size_t>(N) * OC;
+  add_bias_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(as_nv(out), as_nv(bias), n, OC);
+  check_launch("add_bias");
+}
+
+void bias_backward(float* dbias, const bf16* dout, int N, int OC, void* stream) {
+  // Enough row groups to fill the GPU, few enough that the atomics stay cheap.
+  const unsigned row_groups = std::min(32u, blocks_for(static_cast<std::size_t>(N), kBiasRows));
+  const dim3 grid(blocks_for(static_cast<std::size_t>(OC), 32), row_groups), block(32, kBiasRows);
+  bias_backward_kernel<<<grid, block, 0, as_stream(stream)>>>(dbias, as_nv(dout), N, OC);
+  check_launch("bias_backward");
+}
+
+void encoder_backward(float* dwte, float* dwpe, const bf16* dout, const std::int32_t* tokens, int B, int S, int C,
+                      void* stream) {
+  const std::size_t n = static_cast<std::size_t>(B) * S * C;
+  encoder_backward_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(dwte, dwpe, as_nv(dout), tokens, B, S, C);
+  check_launch("encoder_backward");
+}
+
+void split_heads(bf16* out, const bf16* in, int ld_in, int B, int S, int NH, int hs, void* stream) {
+  const std::size_t n = static_cast<std::size_t>(B) * NH * S * hs;
+  split_heads_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(as_nv(out), as_nv(in), ld_in, n, S, NH, hs);
+  check_launch("split_heads");
+}
+
+void merge_heads(bf16* out, int ld_out, const bf16* in, int B, int S, int NH, int hs, void* stream) {
+  const std::size_t n = static_cast<std::size_t>(B) * NH * S * hs;
+  merge_heads_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(as_nv(out), ld_out, as_nv(in), n, S, NH, hs);
+  check_launch("merge_heads");
+}
+
+void add_sum_of_squares(double* sum, const float* x, std::size_t n, void* stream) {
+  const unsigned blocks = std::max(1u, std::min(1024u, blocks_for(n, 256)));
+  sum_of_squares_kernel<<<blocks, 256, 0, as_stream(stream)>>>(sum, x, n);
+  check_launch("add_sum_of_squares");
 }
 
 void adamw(float* master, bf16* params, const float* grads, float* m, float* v, std::size_t n, float lr,
