@@ -149,9 +149,9 @@ __global__ void causal_softmax_backward_kernel(nv* datt, const nv* att, std::siz
 }
 
 // One block per row.
-__global__ void crossentropy_kernel(float* losses, nv* logits, const int* targets, int V, float scale) {
+__global__ void crossentropy_kernel(float* losses, nv* logits, int ld, const int* targets, int V, float scale) {
   const int row = blockIdx.x;
-  nv* x = logits + static_cast<std::size_t>(row) * V;
+  nv* x = logits + static_cast<std::size_t>(row) * ld;
   __shared__ float shared[32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   float mx = -INFINITY;
@@ -323,9 +323,10 @@ void causal_softmax_backward(bf16* datt, const bf16* att, std::size_t rows, int 
   check_launch("causal_softmax_backward");
 }
 
-void crossentropy_forward_backward(float* losses, bf16* logits, const std::int32_t* targets, int N, int V,
+void crossentropy_forward_backward(float* losses, bf16* logits, int ld, const std::int32_t* targets, int N, int V,
                                    float scale, void* stream) {
-  crossentropy_kernel<<<static_cast<unsigned>(N), 512, 0, as_stream(stream)>>>(losses, as_nv(logits), targets, V, scale);
+  if (ld < V) throw std::invalid_argument("crossentropy_forward_backward: row stride shorter than a row");
+  crossentropy_kernel<<<static_cast<unsigned>(N), 512, 0, as_stream(stream)>>>(losses, as_nv(logits), ld, targets, V, scale);
   check_launch("crossentropy_forward_backward");
 }
 

@@ -35,9 +35,10 @@ void gelu_backward(bf16* dinp, const bf16* inp, const bf16* dout, std::size_t n,
 void causal_softmax_forward(bf16* att, std::size_t rows, int S, float scale, void* stream);
 // d(scores) = scale * att * (datt - sum(att * datt)) per row, in place in datt.
 void causal_softmax_backward(bf16* datt, const bf16* att, std::size_t rows, int S, float scale, void* stream);
-// Softmax over V logits per row, losses[i] = -log p[target], and dlogits = scale (p - onehot),
-// written over the logits.
-void crossentropy_forward_backward(float* losses, bf16* logits, const std::int32_t* targets, int N, int V,
+// Softmax over V logits per row (rows ld apart, ld >= V: the model pads the row stride so that
+// every row is aligned for the GEMMs), losses[i] = -log p[target], and dlogits = scale (p -
+// onehot), written over the logits.
+void crossentropy_forward_backward(float* losses, bf16* logits, int ld, const std::int32_t* targets, int N, int V,
                                    float scale, void* stream);
 // out = a + b (out may alias a or b).
 void residual_forward(bf16* out, const bf16* a, const bf16* b, std::size_t n, void* stream);

@@ -38,7 +38,11 @@ GptModel::GptModel(const GptShape& shape, int batch, std::uint64_t seed, int dev
                device) {}
 
 GptModel::GptModel(const GptShape& shape, int batch, std::span<const float> initial, int device)
-    : shape_(shape), batch_(batch), layout_(param_layout(shape)), device_(select_device(device)) {
+    : shape_(shape),
+      batch_(batch),
+      layout_(param_layout(shape)),
+      logits_ld_((shape.vocab + 63) / 64 * 64),
+      device_(select_device(device)) {
   if (const auto why = check_shape(shape); !why.empty()) throw std::invalid_argument(why);
   if (batch < 1) throw std::invalid_argument(fmt::format("batch must be positive (got {})", batch));
   if (initial.size() != layout_.total)
@@ -60,8 +64,7 @@ GptModel::GptModel(const GptShape& shape, int batch, std::span<const float> init
 
 void GptModel::allocate() {
   const std::size_t B = static_cast<std::size_t>(batch_), S = static_cast<std::size_t>(shape_.seq_len),
-                    C = static_cast<std::size_t>(shape_.channels), V = static_cast<std::size_t>(shape_.vocab),
-                    NH = static_cast<std::size_t>(shape_.heads);
+                    C = static_cast<std::size_t>(shape_.channels), NH = static_cast<std::size_t>(shape_.heads);
   const std::size_t N = B * S, att = B * NH * S * S, total = layout_.total;
   master_ = floats(total);
   params_ = bf16s(total);
@@ -90,7 +93,7 @@ void GptModel::allocate() {
   lnf_ = bf16s(N * C);
   lnf_mean_ = floats(N);
   lnf_rstd_ = floats(N);
-  logits_ = bf16s(N * V);
+  logits_ = bf16s(N * static_cast<std::size_t>(logits_ld_));
   losses_ = floats(N);
   qkv_ = bf16s(3 * N * C);
   heads_ = bf16s(N * C);
@@ -252,10 +255,14 @@ double GptModel::forward(const std::int32_t* inputs, const std::int32_t* targets
   const auto& lnf_b = layout_.tensors.back();
   layernorm_forward(lnf_.as<bf16>(), lnf_mean_.as<float>(), lnf_rstd_.as<float>(), residual, p(lnf_w), p(lnf_b), N, C,
                     stream());
-  linear_forward(logits_.as<bf16>(), lnf_.as<bf16>(), wte, nullptr, N, C, V);  // tied head
+  GemmShape head;  // the tied head: logits (N x V, rows logits_ld_ apart) = lnf (N x C) wte^T
+  head.tb = true;
+  head.m = N, head.n = V, head.k = C;
+  head.lda = C, head.ldb = C, head.ldc = logits_ld_;
+  gemm_.run(head, 1.0F, lnf_.as<bf16>(), wte, 0.0F, logits_.get(), stream());
   // Losses, and d(mean loss)/d(logits) written over the logits; backward() applies its
   // loss_scale through the alpha of the head's two GEMMs.
-  crossentropy_forward_backward(losses_.as<float>(), logits_.as<bf16>(), targets_.as<std::int32_t>(), N, V,
+  crossentropy_forward_backward(losses_.as<float>(), logits_.as<bf16>(), logits_ld_, targets_.as<std::int32_t>(), N, V,
                                 1.0F / static_cast<float>(N), stream());
   GA_CUDA_CHECK(cudaMemcpyAsync(host_losses_.data(), losses_.get(), host_losses_.size() * sizeof(float),
                                 cudaMemcpyDeviceToHost, st));
@@ -285,12 +292,12 @@ void GptModel::backward(float loss_scale, const std::function<void(std::size_t, 
   // dlogits^T lnf.
   GemmShape dlnf;
   dlnf.m = N, dlnf.n = C, dlnf.k = V;
-  dlnf.lda = V, dlnf.ldb = C, dlnf.ldc = C;
+  dlnf.lda = logits_ld_, dlnf.ldb = C, dlnf.ldc = C;
   gemm_.run(dlnf, loss_scale, dlogits, wte, 0.0F, d_ln_.get(), stream());
   GemmShape dhead;
   dhead.ta = true;
   dhead.m = V, dhead.n = C, dhead.k = N;
-  dhead.lda = V, dhead.ldb = C, dhead.ldc = C;
+  dhead.lda = logits_ld_, dhead.ldb = C, dhead.ldc = C;
   dhead.output = GemmOutput::float32;
   gemm_.run(dhead, loss_scale, dlogits, lnf_.as<bf16>(), 1.0F, dwte, stream());
 

@@ -96,6 +96,7 @@ class GptModel {
   GptShape shape_;
   int batch_;
   ParamLayout layout_;
+  int logits_ld_;  // the vocabulary rounded up to 64 (128 bytes): aligned rows for cuBLASLt
   int device_;
   kernels::gpu::Stream stream_;
   Gemm gemm_;

@@ -163,7 +163,7 @@ TEST_F(TrainCuda, CrossEntropy) {
   Dev<bf16> gl(lb);
   Dev<float> gloss(N);
   Dev<std::int32_t> gt(targets);
-  train::cuda::crossentropy_forward_backward(gloss.get(), gl.get(), gt.get(), N, V, 1.0F / N, nullptr);
+  train::cuda::crossentropy_forward_backward(gloss.get(), gl.get(), V, gt.get(), N, V, 1.0F / N, nullptr);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   expect_close(gloss.host(), losses, 1e-5, "losses");
   expect_close(gl.host(), dlogits, 1e-2, "dlogits");
