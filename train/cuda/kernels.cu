@@ -71,31 +71,48 @@ __global__ void layernorm_forward_kernel(nv* out, float* mean, float* rstd, cons
   }
 }
 
+// One warp per row, each block over a grid-stride share of the rows. The parameter gradients
+// sum over all rows: with `block_sums` the block first adds its rows' contributions in shared
+// memory (2 C floats) and then adds them to dw and db once per block, instead of one global
+// atomic per row and channel, which serialises thousands of rows on each of C addresses.
 __global__ void layernorm_backward_kernel(nv* dinp, float* dw, float* db, const nv* dout, const nv* inp, const nv* w,
-                                          const float* mean, const float* rstd, int N, int C) {
-  const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (row >= N) return;
-  const nv* d = dout + static_cast<std::size_t>(row) * C;
-  const nv* x = inp + static_cast<std::size_t>(row) * C;
-  nv* dx = dinp + static_cast<std::size_t>(row) * C;
-  const float m = mean[row], r = rstd[row];
-  float dnorm_mean = 0, dnorm_norm_mean = 0;
-  for (int c = lane; c < C; c += 32) {
-    const float norm = (__bfloat162float(x[c]) - m) * r;
-    const float dnorm = __bfloat162float(w[c]) * __bfloat162float(d[c]);
-    dnorm_mean += dnorm;
-    dnorm_norm_mean += dnorm * norm;
+                                          const float* mean, const float* rstd, int N, int C, bool block_sums) {
+  extern __shared__ float sums[];  // block_sums: this block's dw, then db
+  const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (block_sums) {
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) sums[c] = 0;
+    __syncthreads();
   }
-  dnorm_mean = warp_sum(dnorm_mean) / C;
-  dnorm_norm_mean = warp_sum(dnorm_norm_mean) / C;
-  for (int c = lane; c < C; c += 32) {
-    const float dc = __bfloat162float(d[c]);
-    const float norm = (__bfloat162float(x[c]) - m) * r;
-    const float dnorm = __bfloat162float(w[c]) * dc;
-    atomicAdd(&db[c], dc);
-    atomicAdd(&dw[c], norm * dc);
-    dx[c] = __float2bfloat16(__bfloat162float(dx[c]) + (dnorm - dnorm_mean - norm * dnorm_norm_mean) * r);
+  float* dw_acc = block_sums ? sums : dw;
+  float* db_acc = block_sums ? sums + C : db;
+  for (int row = blockIdx.x * warps + warp; row < N; row += gridDim.x * warps) {
+    const nv* d = dout + static_cast<std::size_t>(row) * C;
+    const nv* x = inp + static_cast<std::size_t>(row) * C;
+    nv* dx = dinp + static_cast<std::size_t>(row) * C;
+    const float m = mean[row], r = rstd[row];
+    float dnorm_mean = 0, dnorm_norm_mean = 0;
+    for (int c = lane; c < C; c += 32) {
+      const float norm = (__bfloat162float(x[c]) - m) * r;
+      const float dnorm = __bfloat162float(w[c]) * __bfloat162float(d[c]);
+      dnorm_mean += dnorm;
+      dnorm_norm_mean += dnorm * norm;
+    }
+    dnorm_mean = warp_sum(dnorm_mean) / C;
+    dnorm_norm_mean = warp_sum(dnorm_norm_mean) / C;
+    for (int c = lane; c < C; c += 32) {
+      const float dc = __bfloat162float(d[c]);
+      const float norm = (__bfloat162float(x[c]) - m) * r;
+      const float dnorm = __bfloat162float(w[c]) * dc;
+      atomicAdd(&db_acc[c], dc);
+      atomicAdd(&dw_acc[c], norm * dc);
+      dx[c] = __float2bfloat16(__bfloat162float(dx[c]) + (dnorm - dnorm_mean - norm * dnorm_norm_mean) * r);
+    }
+  }
+  if (!block_sums) return;
+  __syncthreads();
+  for (int c = threadIdx.x; c < C; c += blockDim.x) {
+    atomicAdd(&dw[c], sums[c]);
+    atomicAdd(&db[c], sums[C + c]);
   }
 }
 
@@ -298,8 +315,14 @@ void layernorm_forward(bf16* out, float* mean, float* rstd, const bf16* inp, con
 
 void layernorm_backward(bf16* dinp, float* dw, float* db, const bf16* dout, const bf16* inp, const bf16* w,
                         const float* mean, const float* rstd, int N, int C, void* stream) {
-  layernorm_backward_kernel<<<blocks_for(static_cast<std::size_t>(N), 8), 256, 0, as_stream(stream)>>>(
-      as_nv(dinp), dw, db, as_nv(dout), as_nv(inp), as_nv(w), mean, rstd, N, C);
+  // Block sums when 2 C floats fit in the default 48 KiB of shared memory (C <= 6144); 256
+  // blocks of 8 warps at most, so that each block has rows enough to sum.
+  const std::size_t shared = 2 * static_cast<std::size_t>(C) * sizeof(float);
+  const bool block_sums = shared <= 48 * 1024;
+  const unsigned row_blocks = blocks_for(static_cast<std::size_t>(N), 8);
+  const unsigned blocks = block_sums ? std::min(row_blocks, 256u) : row_blocks;
+  layernorm_backward_kernel<<<blocks, 256, block_sums ? shared : 0, as_stream(stream)>>>(
+      as_nv(dinp), dw, db, as_nv(dout), as_nv(inp), as_nv(w), mean, rstd, N, C, block_sums);
   check_launch("layernorm_backward");
 }
 
