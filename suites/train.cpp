@@ -24,7 +24,11 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 #include "collectives/communicator.hpp"
 #include "results/stats.hpp"

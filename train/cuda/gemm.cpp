@@ -49,25 +49,34 @@ std::string gemm_shape_problem(const GemmShape& s) {
   return {};
 }
 
-// The column-major problem cuBLASLt solves: A' = row-major B (op'(A') = op(B)^T, n x k),
-// B' = row-major A (op'(B') = op(A)^T, k x m), C' = row-major C seen as n x m.
+ColumnMajorProblem column_major_problem(const GemmShape& s) {
+  ColumnMajorProblem p;
+  const auto u = [](int v) { return static_cast<std::uint64_t>(v); };
+  // op(A') = op(B)^T is n x k: B is stored n x k row-major (= k x n column-major) when tb, so
+  // op(A') transposes it; otherwise B is k x n row-major = n x k column-major, used as is.
+  p.a = {s.tb, u(s.tb ? s.k : s.n), u(s.tb ? s.n : s.k), s.ldb, s.stride_b};
+  // op(B') = op(A)^T is k x m, by the same reasoning with A (m x k, or k x m when ta).
+  p.b = {s.ta, u(s.ta ? s.m : s.k), u(s.ta ? s.k : s.m), s.lda, s.stride_a};
+  p.c = {false, u(s.n), u(s.m), s.ldc, s.stride_c};
+  return p;
+}
+
 struct Gemm::Plan {
-  explicit Plan(const GemmShape& s)
+  explicit Plan(const GemmShape& s, const ColumnMajorProblem& p)
       : desc(CUBLAS_COMPUTE_32F, CUDA_R_32F),
-        a(CUDA_R_16BF, static_cast<std::uint64_t>(s.tb ? s.k : s.n), static_cast<std::uint64_t>(s.tb ? s.n : s.k), s.ldb),
-        b(CUDA_R_16BF, static_cast<std::uint64_t>(s.ta ? s.m : s.k), static_cast<std::uint64_t>(s.ta ? s.k : s.m), s.lda),
-        c(s.output == GemmOutput::bfloat16 ? CUDA_R_16BF : CUDA_R_32F, static_cast<std::uint64_t>(s.n),
-          static_cast<std::uint64_t>(s.m), s.ldc) {
-    desc.set(CUBLASLT_MATMUL_DESC_TRANSA, op(s.tb));
-    desc.set(CUBLASLT_MATMUL_DESC_TRANSB, op(s.ta));
+        a(CUDA_R_16BF, p.a.rows, p.a.cols, p.a.ld),
+        b(CUDA_R_16BF, p.b.rows, p.b.cols, p.b.ld),
+        c(s.output == GemmOutput::bfloat16 ? CUDA_R_16BF : CUDA_R_32F, p.c.rows, p.c.cols, p.c.ld) {
+    desc.set(CUBLASLT_MATMUL_DESC_TRANSA, op(p.a.transpose));
+    desc.set(CUBLASLT_MATMUL_DESC_TRANSB, op(p.b.transpose));
     if (s.batch > 1) {
       const auto count = static_cast<std::int32_t>(s.batch);
       a.set(CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, count);
       b.set(CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, count);
       c.set(CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, count);
-      a.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, s.stride_b);
-      b.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, s.stride_a);
-      c.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, s.stride_c);
+      a.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, p.a.batch_stride);
+      b.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, p.b.batch_stride);
+      c.set(CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, p.c.batch_stride);
     }
   }
   gpu::MatmulDesc desc;
@@ -83,7 +92,7 @@ const Gemm::Plan& Gemm::plan(const GemmShape& s, unsigned align_a, unsigned alig
                 static_cast<int>(s.output), s.batch, s.stride_a, s.stride_b, s.stride_c, align_a, align_b, align_c};
   if (const auto found = plans_.find(key); found != plans_.end()) return *found->second;
   if (const auto problem = gemm_shape_problem(s); !problem.empty()) throw kernels::KernelError(problem);
-  auto p = std::make_unique<Plan>(s);
+  auto p = std::make_unique<Plan>(s, column_major_problem(s));
   gpu::MatmulPreference preference;
   preference.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, std::uint64_t{kWorkspaceBytes});
   preference.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, std::uint32_t{align_b});  // A' is B

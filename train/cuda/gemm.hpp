@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -38,6 +39,21 @@ struct GemmShape {
 
 // "" or what is inconsistent in the shape (a leading dimension shorter than a row, ...).
 std::string gemm_shape_problem(const GemmShape& s);
+
+// The column-major problem handed to cuBLASLt for a row-major shape: D' = op(A') op(B') with
+// A' the row-major B and B' the row-major A (pointers swapped), C' the row-major C read as an
+// n x m column-major matrix. Each operand as cuBLASLt's layout describes it: stored rows and
+// columns, leading dimension, batch stride (elements), and whether its op transposes it.
+struct ColumnMajorOperand {
+  bool transpose = false;
+  std::uint64_t rows = 0, cols = 0;
+  std::int64_t ld = 0;
+  std::int64_t batch_stride = 0;
+};
+struct ColumnMajorProblem {
+  ColumnMajorOperand a, b, c;
+};
+ColumnMajorProblem column_major_problem(const GemmShape& s);
 
 class Gemm {
  public:

