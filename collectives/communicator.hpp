@@ -64,6 +64,10 @@ class Communicator {
   virtual void set_blocking(bool blocking) = 0;
   // Waits until every enqueued operation has completed.
   virtual void synchronize() = 0;
+  // The CUDA stream (a cudaStream_t) that asynchronous launches enqueue on, so that a caller can
+  // order them after its own work with cudaStreamWaitEvent (the train benchmark overlaps its
+  // gradient all-reduces with the backward pass so); nullptr for MPI, which has no stream.
+  virtual void* native_stream() const { return nullptr; }
   // Runs op() warmup + iterations times and returns each timed iteration's seconds, on the
   // backend's clock (steady_clock for MPI, CUDA events around each op for NCCL). With
   // `graph`, NCCL captures op() once into a CUDA graph and launches the graph per iteration;

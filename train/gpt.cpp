@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
+
+#include "train/rng.hpp"
 
 namespace gpuaccept::train {
 
@@ -77,6 +81,65 @@ ParamLayout param_layout(const GptShape& s) {
   add("lnf.w", C);
   add("lnf.b", C);
   return layout;
+}
+
+template <class T>
+void init_parameters(const GptShape& shape, const ParamLayout& layout, std::uint64_t seed, std::span<T> params) {
+  if (params.size() != layout.total)
+    throw std::invalid_argument(fmt::format("init_parameters: {} values for a layout of {}", params.size(), layout.total));
+  std::fill(params.begin(), params.end(), T(0));
+  SplitMix64 rng(seed);
+  const double proj_std = 0.02 / std::sqrt(2.0 * shape.layers);
+  for (const auto& t : layout.tensors) {
+    const auto& n = t.name;
+    auto fill_normal = [&](double stddev) {
+      for (std::size_t i = 0; i < t.size; ++i) params[t.offset + i] = static_cast<T>(stddev * rng.normal());
+    };
+    const auto ends_with = [&](std::string_view s) {
+      return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
+    };
+    if (n == "wte") fill_normal(0.02);
+    else if (n == "wpe") fill_normal(0.01);
+    else if (ends_with("proj.w")) fill_normal(proj_std);
+    else if (ends_with(".w") && n.find("ln") != std::string::npos) std::fill_n(params.begin() + static_cast<std::ptrdiff_t>(t.offset), t.size, T(1));
+    else if (ends_with(".w")) fill_normal(0.02);
+    // biases stay 0
+  }
+}
+
+template void init_parameters<float>(const GptShape&, const ParamLayout&, std::uint64_t, std::span<float>);
+template void init_parameters<double>(const GptShape&, const ParamLayout&, std::uint64_t, std::span<double>);
+
+std::vector<ParamRange> backward_ready_order(const ParamLayout& layout) {
+  std::vector<ParamRange> order;
+  const int layers = static_cast<int>(layout.layer_offsets.size()) - 1;
+  order.push_back({layout.layer_offsets.back(), layout.total});
+  for (int l = layers - 1; l >= 0; --l) order.push_back({layout.layer_begin(l), layout.layer_end(l)});
+  order.push_back({0, layout.layer_offsets.front()});
+  return order;
+}
+
+BucketPlanner::BucketPlanner(std::size_t total, std::size_t bucket_elements)
+    : bucket_(std::max<std::size_t>(1, bucket_elements)), ready_(total), pending_(total) {}
+
+std::optional<ParamRange> BucketPlanner::ready(std::size_t begin, std::size_t end) {
+  if (end != ready_ || begin > end)
+    throw std::logic_error(fmt::format("gradient range [{}, {}) does not continue the finished suffix [{}, ...)",
+                                       begin, end, ready_));
+  ready_ = begin;
+  if (pending_ - ready_ < bucket_ && ready_ != 0) return std::nullopt;
+  if (pending_ == ready_) return std::nullopt;  // an empty range at the very end
+  const ParamRange bucket{ready_, pending_};
+  pending_ = ready_;
+  return bucket;
+}
+
+std::vector<ParamRange> plan_buckets(const ParamLayout& layout, std::size_t bucket_elements) {
+  BucketPlanner planner(layout.total, bucket_elements);
+  std::vector<ParamRange> buckets;
+  for (const auto& r : backward_ready_order(layout))
+    if (auto b = planner.ready(r.begin, r.end)) buckets.push_back(*b);
+  return buckets;
 }
 
 }  // namespace gpuaccept::train

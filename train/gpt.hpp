@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,49 @@ struct ParamLayout {
   const ParamTensor& find(std::string_view name) const;
 };
 ParamLayout param_layout(const GptShape& s);
+
+// Fills `params` (layout.total values) as GPT-2 initialises them: N(0, 0.02) matrices and token
+// embedding, N(0, 0.01) position embedding, residual projections N(0, 0.02 / sqrt(2 L)), biases
+// 0, layer-norm gains 1. Deterministic from `seed`: the same values on every rank, in every
+// precision (drawn in double, then rounded to T), for the CPU and the CUDA model alike.
+template <class T>
+void init_parameters(const GptShape& shape, const ParamLayout& layout, std::uint64_t seed, std::span<T> params);
+
+// A range [begin, end) of the flat parameter (and gradient) array.
+struct ParamRange {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::size_t size() const { return end - begin; }
+  bool operator==(const ParamRange&) const = default;
+};
+
+// The order in which a backward pass finishes gradients, as both models report it through their
+// `ready` callback: the final layer norm, each layer from the last to the first, then the
+// embeddings (last, because the tied token embedding also gets the output head's gradient).
+// Each range ends where the previous one begins: together they cover [0, total) once.
+std::vector<ParamRange> backward_ready_order(const ParamLayout& layout);
+
+// Groups gradients into all-reduce buckets as the backward pass finishes them. Finished ranges
+// arrive in descending order (each ends where the previous began); a bucket is sent as soon
+// as it holds at least `bucket_elements` values, and the rest when the first parameter is
+// final. Every element is in exactly one bucket; buckets are contiguous ranges in descending
+// order, all but the last at least `bucket_elements` long. CPU and CUDA trainers share it.
+class BucketPlanner {
+ public:
+  BucketPlanner(std::size_t total, std::size_t bucket_elements);
+  // [begin, end) has its final gradient. Returns the bucket to all-reduce now, if one is due.
+  // Throws std::logic_error when the range does not continue the previous one downwards.
+  std::optional<ParamRange> ready(std::size_t begin, std::size_t end);
+  bool done() const { return pending_ == 0 && ready_ == 0; }
+
+ private:
+  std::size_t bucket_;
+  std::size_t ready_;    // [ready_, total) is final
+  std::size_t pending_;  // [ready_, pending_) is final but not yet in a bucket
+};
+
+// The buckets a backward pass of `layout` produces, in the order they are sent.
+std::vector<ParamRange> plan_buckets(const ParamLayout& layout, std::size_t bucket_elements);
 
 // Per-layer tensor indices inside ParamLayout::tensors (the same order in every layer).
 enum LayerTensor : int {

@@ -28,6 +28,13 @@ double learning_rate(const TrainConfig& c, int step) {
   return min_lr + 0.5 * (c.lr - min_lr) * (1.0 + std::cos(3.141592653589793 * progress));
 }
 
+std::uint64_t first_sequence(const TrainConfig& c, int step, int micro, int ranks, int rank) {
+  return ((static_cast<std::uint64_t>(step) * static_cast<std::uint64_t>(c.grad_accum) + static_cast<std::uint64_t>(micro)) *
+              static_cast<std::uint64_t>(ranks) +
+          static_cast<std::uint64_t>(rank)) *
+         static_cast<std::uint64_t>(c.micro_batch);
+}
+
 CpuTrainer::CpuTrainer(const TrainConfig& config, const TokenSource& data, int rank, GradientReducer* reducer)
     : config_(config),
       data_(data),
@@ -59,26 +66,22 @@ StepRecord CpuTrainer::step(int index) {
   const std::size_t total = model_.layout().total;
   float* grads = model_.grads().data();
   for (int micro = 0; micro < config_.grad_accum; ++micro) {
-    const std::uint64_t first =
-        ((static_cast<std::uint64_t>(index) * config_.grad_accum + micro) * ranks_ + rank_) * config_.micro_batch;
+    const std::uint64_t first = first_sequence(config_, index, micro, ranks_, rank_);
     data_.fill(first, config_.micro_batch, config_.shape.seq_len, inputs_.data(), targets_.data());
     loss += model_.forward(inputs_.data(), targets_.data());
     const bool last = micro + 1 == config_.grad_accum;
-    // Finished gradients form a growing suffix [ready, total); [ready, pending) is not yet sent.
-    std::size_t pending = total;
-    auto send = [&](std::size_t begin) {
-      const auto c0 = std::chrono::steady_clock::now();
-      reducer_->sum(grads + begin, pending - begin);
-      const double s = seconds_since(c0);
-      rec.comm_seconds += s;
-      rec.comm_exposed_seconds += s;  // blocking MPI: nothing runs meanwhile
-      ++rec.buckets;
-      pending = begin;
-    };
+    BucketPlanner planner(total, bucket);
     std::function<void(std::size_t, std::size_t)> ready;
     if (reduce && last)
-      ready = [&](std::size_t begin, std::size_t) {
-        if (pending - begin >= bucket || begin == 0) send(begin);
+      ready = [&](std::size_t begin, std::size_t end) {
+        const auto b = planner.ready(begin, end);
+        if (!b) return;
+        const auto c0 = std::chrono::steady_clock::now();
+        reducer_->sum(grads + b->begin, b->size());
+        const double s = seconds_since(c0);
+        rec.comm_seconds += s;
+        rec.comm_exposed_seconds += s;  // blocking MPI: nothing runs meanwhile
+        ++rec.buckets;
       };
     model_.backward(loss_scale, ready);
   }

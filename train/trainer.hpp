@@ -36,6 +36,10 @@ struct TrainConfig {
 // Learning rate of optimizer step `step` (0-based).
 double learning_rate(const TrainConfig& c, int step);
 
+// Global index of the first of the `micro_batch` sequences that rank `rank` of `ranks` trains on
+// in micro-step `micro` of optimizer step `step` (train/data.hpp says why this order).
+std::uint64_t first_sequence(const TrainConfig& c, int step, int micro, int ranks, int rank);
+
 // Sums gradients over the data-parallel ranks; nothing to do on one rank.
 class GradientReducer {
  public:

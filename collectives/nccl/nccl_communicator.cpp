@@ -209,6 +209,7 @@ class NcclCommunicator final : public Communicator {
   }
 
   void set_blocking(bool blocking) override { blocking_ = blocking; }
+  void* native_stream() const override { return stream_->get(); }
 
   // Point-to-point based operations (alltoall, gather, scatter, sendrecv) are one NCCL group
   // of sends and receives, as nccl-tests builds them.

@@ -16,7 +16,7 @@ import unittest
 import h5py
 import numpy as np
 
-from test_cli import Workdir, mpirun, steps_in_order, text_attr
+from test_cli import Workdir, mpirun, steps_in_order, text_attr, visible_gpus
 
 TINY = "preset: tiny, layers: 1, channels: 32, heads: 2, seq_len: 16, vocab: 64"
 
@@ -31,10 +31,10 @@ def rows_of(path):
 
 
 class TrainWorkdir(Workdir):
-    def train(self, ranks, params, code=0, name="train"):
+    def train(self, ranks, params, code=0, name="train", backend="cpu"):
         campaign = self.write(f"{name}.yaml", f"""\
 campaign: {name}
-backend: cpu
+backend: {backend}
 benchmarks:
   - benchmark: train
     params: {{{params}}}
@@ -111,6 +111,49 @@ class DataParallel(TrainWorkdir):
         status, rows, _, messages = rows_of(out)
         self.assertEqual(status, "incorrect")
         self.assertRegex(messages[0], r"the loss fell from [\d.]+ to [\d.]+ in 3 steps, not below 0.5 of its start")
+
+
+class GpuTrain(TrainWorkdir):
+    """The cuda backend through the suite: where no GPU is visible these skip with the reason."""
+
+    def setUp(self):
+        self.gpus = visible_gpus()
+        if self.gpus == 0:
+            self.skipTest("no GPU visible: the train benchmark's cuda backend is tested where one is")
+        super().setUp()
+
+    def test_one_gpu_learns_and_reports_consistent_figures(self):
+        out, result = self.train(1, "preset: tiny, micro_batch: 4, warmup: 2, iterations: 58, lr_warmup: 4, "
+                                 "loss_fraction: 0.5", backend="cuda", name="gpu1")
+        self.assertRegex(result.stdout, r"MFU: no system description")
+        status, rows, samples, messages = rows_of(out)
+        self.assertEqual(status, "ok", messages)
+        L, C, S, V = 2, 64, 32, 128
+        np.testing.assert_array_equal(rows["flops_per_token"], 72 * L * C * C + 12 * L * S * C + 6 * C * V)
+        np.testing.assert_allclose(rows["tokens_per_s"], 4 * S / rows["step_time"], rtol=1e-12)
+        self.assertTrue(np.all(np.isnan(rows["mfu"])))  # no system description: not guessed
+        self.assertTrue(np.all(np.isnan(rows["comm_hidden"])))  # one rank: nothing to hide
+        self.assertEqual(int(rows["buckets"][0]), 0)
+        self.assertTrue(np.all((rows["gemm_share"] > 0) & (rows["gemm_share"] < 1)))
+        loss = samples["loss"][0]
+        self.assertAlmostEqual(loss[0], math.log(V), delta=0.3)
+        self.assertLess(loss[-1], 0.5 * loss[0])
+
+    def test_two_gpus_overlap_and_equal_one_gpu_on_the_global_batch(self):
+        if self.gpus < 2:
+            self.skipTest(f"{self.gpus} GPU visible: the data-parallel case needs 2")
+        common = f"{TINY}, warmup: 1, iterations: 3, loss_fraction: 1, bucket_bytes: 16K"
+        one, _ = self.train(1, f"{common}, micro_batch: 4", backend="cuda", name="gpu1x4")
+        two, _ = self.train(2, f"{common}, micro_batch: 2", backend="cuda", name="gpu2x2")
+        _, rows1, samples1, _ = rows_of(one)
+        status, rows2, samples2, messages = rows_of(two)
+        self.assertEqual(status, "ok", messages)  # includes: the replicas' parameters are bit-identical
+        self.assertGreater(int(rows2["buckets"][0]), 1)
+        self.assertTrue(np.all(rows2["comm_time"] > 0))
+        self.assertTrue(np.all((rows2["comm_hidden"] >= 0) & (rows2["comm_hidden"] <= 1)))
+        # bf16 compute on different batch splits: equal within bf16 rounding, not bit for bit.
+        np.testing.assert_allclose(samples2["loss"][0], samples1["loss"][0], rtol=2e-2)
+        np.testing.assert_allclose(rows2["grad_norm_start"][0], rows1["grad_norm_start"][0], rtol=3e-2)
 
 
 class TokenFile(TrainWorkdir):

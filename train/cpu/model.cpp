@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "train/cpu/layers.hpp"
-#include "train/rng.hpp"
 
 namespace gpuaccept::train::cpu {
 
@@ -13,21 +12,7 @@ GptModel<T>::GptModel(const GptShape& shape, int batch, std::uint64_t seed)
     : shape_(shape), batch_(batch), layout_(param_layout(shape)) {
   params_.assign(layout_.total, T(0));
   grads_.assign(layout_.total, T(0));
-  SplitMix64 rng(seed);
-  const double proj_std = 0.02 / std::sqrt(2.0 * shape.layers);
-  for (const auto& t : layout_.tensors) {
-    const auto& n = t.name;
-    auto fill_normal = [&](double stddev) {
-      for (std::size_t i = 0; i < t.size; ++i) params_[t.offset + i] = static_cast<T>(stddev * rng.normal());
-    };
-    const auto ends_with = [&](std::string_view s) { return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0; };
-    if (n == "wte") fill_normal(0.02);
-    else if (n == "wpe") fill_normal(0.01);
-    else if (ends_with("proj.w")) fill_normal(proj_std);
-    else if (ends_with(".w") && (n.find("ln") != std::string::npos)) std::fill_n(params_.begin() + static_cast<std::ptrdiff_t>(t.offset), t.size, T(1));
-    else if (ends_with(".w")) fill_normal(0.02);
-    // biases stay 0
-  }
+  init_parameters<T>(shape, layout_, seed, params_);
   const std::size_t N = static_cast<std::size_t>(batch) * shape.seq_len, C = shape.channels;
   const std::size_t att = static_cast<std::size_t>(batch) * shape.heads * shape.seq_len * shape.seq_len;
   encoded_.resize(N * C);

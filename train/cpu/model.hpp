@@ -15,9 +15,8 @@ namespace gpuaccept::train::cpu {
 template <class T>
 class GptModel {
  public:
-  // Parameters initialised as GPT-2 does: N(0, 0.02) matrices and token embedding, N(0, 0.01)
-  // position embedding, residual projections N(0, 0.02 / sqrt(2 L)), biases 0, layer-norm
-  // gains 1. Deterministic from `seed` (the same on every rank).
+  // Parameters initialised as GPT-2 does (train/gpt.hpp's init_parameters), deterministic from
+  // `seed` (the same on every rank).
   GptModel(const GptShape& shape, int batch, std::uint64_t seed);
 
   const GptShape& shape() const { return shape_; }
@@ -31,8 +30,9 @@ class GptModel {
   double forward(const std::int32_t* inputs, const std::int32_t* targets);
   void zero_grad();
   // Adds d(loss_scale * mean loss)/d(params) of the last forward() to grads(). `ready(begin, end)`
-  // is called as each range of parameters gets its final gradient of this pass: the final layer
-  // norm, then each layer from the last to the first, then the embeddings.
+  // is called as each range of parameters gets its final gradient of this pass, in the order of
+  // backward_ready_order(layout()): the final layer norm, each layer from the last to the first,
+  // then the embeddings.
   void backward(T loss_scale, const std::function<void(std::size_t, std::size_t)>& ready = {});
 
  private:

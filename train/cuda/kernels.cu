@@ -2,6 +2,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -70,31 +71,48 @@ __global__ void layernorm_forward_kernel(nv* out, float* mean, float* rstd, cons
   }
 }
 
+// One warp per row, each block over a grid-stride share of the rows. The parameter gradients
+// sum over all rows: with `block_sums` the block first adds its rows' contributions in shared
+// memory (2 C floats) and then adds them to dw and db once per block, instead of one global
+// atomic per row and channel, which serialises thousands of rows on each of C addresses.
 __global__ void layernorm_backward_kernel(nv* dinp, float* dw, float* db, const nv* dout, const nv* inp, const nv* w,
-                                          const float* mean, const float* rstd, int N, int C) {
-  const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (row >= N) return;
-  const nv* d = dout + static_cast<std::size_t>(row) * C;
-  const nv* x = inp + static_cast<std::size_t>(row) * C;
-  nv* dx = dinp + static_cast<std::size_t>(row) * C;
-  const float m = mean[row], r = rstd[row];
-  float dnorm_mean = 0, dnorm_norm_mean = 0;
-  for (int c = lane; c < C; c += 32) {
-    const float norm = (__bfloat162float(x[c]) - m) * r;
-    const float dnorm = __bfloat162float(w[c]) * __bfloat162float(d[c]);
-    dnorm_mean += dnorm;
-    dnorm_norm_mean += dnorm * norm;
+                                          const float* mean, const float* rstd, int N, int C, bool block_sums) {
+  extern __shared__ float sums[];  // block_sums: this block's dw, then db
+  const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (block_sums) {
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) sums[c] = 0;
+    __syncthreads();
   }
-  dnorm_mean = warp_sum(dnorm_mean) / C;
-  dnorm_norm_mean = warp_sum(dnorm_norm_mean) / C;
-  for (int c = lane; c < C; c += 32) {
-    const float dc = __bfloat162float(d[c]);
-    const float norm = (__bfloat162float(x[c]) - m) * r;
-    const float dnorm = __bfloat162float(w[c]) * dc;
-    atomicAdd(&db[c], dc);
-    atomicAdd(&dw[c], norm * dc);
-    dx[c] = __float2bfloat16(__bfloat162float(dx[c]) + (dnorm - dnorm_mean - norm * dnorm_norm_mean) * r);
+  float* dw_acc = block_sums ? sums : dw;
+  float* db_acc = block_sums ? sums + C : db;
+  for (int row = blockIdx.x * warps + warp; row < N; row += gridDim.x * warps) {
+    const nv* d = dout + static_cast<std::size_t>(row) * C;
+    const nv* x = inp + static_cast<std::size_t>(row) * C;
+    nv* dx = dinp + static_cast<std::size_t>(row) * C;
+    const float m = mean[row], r = rstd[row];
+    float dnorm_mean = 0, dnorm_norm_mean = 0;
+    for (int c = lane; c < C; c += 32) {
+      const float norm = (__bfloat162float(x[c]) - m) * r;
+      const float dnorm = __bfloat162float(w[c]) * __bfloat162float(d[c]);
+      dnorm_mean += dnorm;
+      dnorm_norm_mean += dnorm * norm;
+    }
+    dnorm_mean = warp_sum(dnorm_mean) / C;
+    dnorm_norm_mean = warp_sum(dnorm_norm_mean) / C;
+    for (int c = lane; c < C; c += 32) {
+      const float dc = __bfloat162float(d[c]);
+      const float norm = (__bfloat162float(x[c]) - m) * r;
+      const float dnorm = __bfloat162float(w[c]) * dc;
+      atomicAdd(&db_acc[c], dc);
+      atomicAdd(&dw_acc[c], norm * dc);
+      dx[c] = __float2bfloat16(__bfloat162float(dx[c]) + (dnorm - dnorm_mean - norm * dnorm_norm_mean) * r);
+    }
+  }
+  if (!block_sums) return;
+  __syncthreads();
+  for (int c = threadIdx.x; c < C; c += blockDim.x) {
+    atomicAdd(&dw[c], sums[c]);
+    atomicAdd(&db[c], sums[C + c]);
   }
 }
 
@@ -148,9 +166,9 @@ __global__ void causal_softmax_backward_kernel(nv* datt, const nv* att, std::siz
 }
 
 // One block per row.
-__global__ void crossentropy_kernel(float* losses, nv* logits, const int* targets, int V, float scale) {
+__global__ void crossentropy_kernel(float* losses, nv* logits, int ld, const int* targets, int V, float scale) {
   const int row = blockIdx.x;
-  nv* x = logits + static_cast<std::size_t>(row) * V;
+  nv* x = logits + static_cast<std::size_t>(row) * ld;
   __shared__ float shared[32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   float mx = -INFINITY;
@@ -175,6 +193,79 @@ __global__ void crossentropy_kernel(float* losses, nv* logits, const int* target
     const float p = expf(__bfloat162float(x[j]) - mx) / sum;
     x[j] = __float2bfloat16(scale * (p - (j == target ? 1.0f : 0.0f)));
   }
+}
+
+__global__ void residual_kernel(nv* out, const nv* a, const nv* b, std::size_t n) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  out[i] = __float2bfloat16(__bfloat162float(a[i]) + __bfloat162float(b[i]));
+}
+
+__global__ void add_bias_kernel(nv* out, const nv* bias, std::size_t n, int OC) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  out[i] = __float2bfloat16(__bfloat162float(out[i]) + __bfloat162float(bias[i % OC]));
+}
+
+// Blocks of 32 columns x kBiasRows row lanes: each thread sums a strided subset of the rows of
+// its column, the block adds its lanes in shared memory and one atomic per column and block.
+constexpr int kBiasRows = 8;
+__global__ void bias_backward_kernel(float* dbias, const nv* dout, int N, int OC) {
+  __shared__ float partial[kBiasRows][33];
+  const int col = blockIdx.x * 32 + threadIdx.x;
+  float sum = 0;
+  if (col < OC)
+    for (int row = blockIdx.y * kBiasRows + threadIdx.y; row < N; row += gridDim.y * kBiasRows)
+      sum += __bfloat162float(dout[static_cast<std::size_t>(row) * OC + col]);
+  partial[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y != 0 || col >= OC) return;
+  for (int y = 1; y < kBiasRows; ++y) sum += partial[y][threadIdx.x];
+  atomicAdd(&dbias[col], sum);
+}
+
+__global__ void encoder_backward_kernel(float* dwte, float* dwpe, const nv* dout, const int* tokens, int B, int S, int C) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i >= static_cast<std::size_t>(B) * S * C) return;
+  const std::size_t row = i / C, c = i % C;
+  const float d = __bfloat162float(dout[i]);
+  atomicAdd(&dwte[static_cast<std::size_t>(tokens[row]) * C + c], d);
+  atomicAdd(&dwpe[(row % S) * C + c], d);
+}
+
+// Element i of the (B, NH, S, hs) order sits in row b*S + s, column h*hs + d of the row-major side.
+__device__ std::size_t row_major_index(std::size_t i, int ld, int S, int NH, int hs) {
+  const std::size_t d = i % hs;
+  const std::size_t s = (i / hs) % S;
+  const std::size_t h = (i / (static_cast<std::size_t>(hs) * S)) % NH;
+  const std::size_t b = i / (static_cast<std::size_t>(hs) * S * NH);
+  return (b * S + s) * ld + h * hs + d;
+}
+
+__global__ void split_heads_kernel(nv* out, const nv* in, int ld_in, std::size_t n, int S, int NH, int hs) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = in[row_major_index(i, ld_in, S, NH, hs)];
+}
+
+__global__ void merge_heads_kernel(nv* out, int ld_out, const nv* in, std::size_t n, int S, int NH, int hs) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i < n) out[row_major_index(i, ld_out, S, NH, hs)] = in[i];
+}
+
+__global__ void sum_of_squares_kernel(double* sum, const float* x, std::size_t n) {
+  double local = 0;
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    local += static_cast<double>(x[i]) * x[i];
+  for (int o = 16; o > 0; o >>= 1) local += __shfl_xor_sync(0xffffffffu, local, o);
+  __shared__ double warps[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warps[warp] = local;
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  double block = 0;
+  for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) block += warps[w];
+  atomicAdd(sum, block);
 }
 
 __global__ void adamw_kernel(float* master, nv* params, const float* grads, float* m, float* v, std::size_t n,
@@ -224,8 +315,14 @@ void layernorm_forward(bf16* out, float* mean, float* rstd, const bf16* inp, con
 
 void layernorm_backward(bf16* dinp, float* dw, float* db, const bf16* dout, const bf16* inp, const bf16* w,
                         const float* mean, const float* rstd, int N, int C, void* stream) {
-  layernorm_backward_kernel<<<blocks_for(static_cast<std::size_t>(N), 8), 256, 0, as_stream(stream)>>>(
-      as_nv(dinp), dw, db, as_nv(dout), as_nv(inp), as_nv(w), mean, rstd, N, C);
+  // Block sums when 2 C floats fit in the default 48 KiB of shared memory (C <= 6144); 256
+  // blocks of 8 warps at most, so that each block has rows enough to sum.
+  const std::size_t shared = 2 * static_cast<std::size_t>(C) * sizeof(float);
+  const bool block_sums = shared <= 48 * 1024;
+  const unsigned row_blocks = blocks_for(static_cast<std::size_t>(N), 8);
+  const unsigned blocks = block_sums ? std::min(row_blocks, 256u) : row_blocks;
+  layernorm_backward_kernel<<<blocks, 256, block_sums ? shared : 0, as_stream(stream)>>>(
+      as_nv(dinp), dw, db, as_nv(dout), as_nv(inp), as_nv(w), mean, rstd, N, C, block_sums);
   check_launch("layernorm_backward");
 }
 
@@ -249,10 +346,55 @@ void causal_softmax_backward(bf16* datt, const bf16* att, std::size_t rows, int 
   check_launch("causal_softmax_backward");
 }
 
-void crossentropy_forward_backward(float* losses, bf16* logits, const std::int32_t* targets, int N, int V,
+void crossentropy_forward_backward(float* losses, bf16* logits, int ld, const std::int32_t* targets, int N, int V,
                                    float scale, void* stream) {
-  crossentropy_kernel<<<static_cast<unsigned>(N), 512, 0, as_stream(stream)>>>(losses, as_nv(logits), targets, V, scale);
+  if (ld < V) throw std::invalid_argument("crossentropy_forward_backward: row stride shorter than a row");
+  crossentropy_kernel<<<static_cast<unsigned>(N), 512, 0, as_stream(stream)>>>(losses, as_nv(logits), ld, targets, V, scale);
   check_launch("crossentropy_forward_backward");
+}
+
+void residual_forward(bf16* out, const bf16* a, const bf16* b, std::size_t n, void* stream) {
+  residual_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(as_nv(out), as_nv(a), as_nv(b), n);
+  check_launch("residual_forward");
+}
+
+void add_bias(bf16* out, const bf16* bias, int N, int OC, void* stream) {
+  const std::size_t n = static_cast<std::size_t>(N) * OC;
+  add_bias_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(as_nv(out), as_nv(bias), n, OC);
+  check_launch("add_bias");
+}
+
+void bias_backward(float* dbias, const bf16* dout, int N, int OC, void* stream) {
+  // Enough row groups to fill the GPU, few enough that the atomics stay cheap.
+  const unsigned row_groups = std::min(32u, blocks_for(static_cast<std::size_t>(N), kBiasRows));
+  const dim3 grid(blocks_for(static_cast<std::size_t>(OC), 32), row_groups), block(32, kBiasRows);
+  bias_backward_kernel<<<grid, block, 0, as_stream(stream)>>>(dbias, as_nv(dout), N, OC);
+  check_launch("bias_backward");
+}
+
+void encoder_backward(float* dwte, float* dwpe, const bf16* dout, const std::int32_t* tokens, int B, int S, int C,
+                      void* stream) {
+  const std::size_t n = static_cast<std::size_t>(B) * S * C;
+  encoder_backward_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(dwte, dwpe, as_nv(dout), tokens, B, S, C);
+  check_launch("encoder_backward");
+}
+
+void split_heads(bf16* out, const bf16* in, int ld_in, int B, int S, int NH, int hs, void* stream) {
+  const std::size_t n = static_cast<std::size_t>(B) * NH * S * hs;
+  split_heads_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(as_nv(out), as_nv(in), ld_in, n, S, NH, hs);
+  check_launch("split_heads");
+}
+
+void merge_heads(bf16* out, int ld_out, const bf16* in, int B, int S, int NH, int hs, void* stream) {
+  const std::size_t n = static_cast<std::size_t>(B) * NH * S * hs;
+  merge_heads_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(as_nv(out), ld_out, as_nv(in), n, S, NH, hs);
+  check_launch("merge_heads");
+}
+
+void add_sum_of_squares(double* sum, const float* x, std::size_t n, void* stream) {
+  const unsigned blocks = std::max(1u, std::min(1024u, blocks_for(n, 256)));
+  sum_of_squares_kernel<<<blocks, 256, 0, as_stream(stream)>>>(sum, x, n);
+  check_launch("add_sum_of_squares");
 }
 
 void adamw(float* master, bf16* params, const float* grads, float* m, float* v, std::size_t n, float lr,

@@ -3,6 +3,9 @@
 
 #include <cmath>
 
+#include "harness/campaign.hpp"
+#include "results/system.hpp"
+#include "suites/registry.hpp"
 #include "suites/train_metrics.hpp"
 #include "train/gpt.hpp"
 
@@ -41,6 +44,20 @@ TEST(TrainMfu, NeverGuessed) {
   EXPECT_EQ(why, "system test-h100 gives no bf16 peak: MFU not computed");
   sys.gpu.peak_tflops["bf16"] = 0;  // a zero peak is no peak
   EXPECT_FALSE(train_mfu(1e9, 1e3, &sys, kernels::Backend::cuda).has_value());
+}
+
+// The shipped GPU training campaign names a description whose bf16 peak MFU is measured against.
+TEST(TrainMfu, ShippedGpuTrainCampaignHasTheHopperPeak) {
+  const auto c = harness::load_campaign_file(GPUACCEPT_SOURCE_DIR "/configs/gpu-train.yaml", Registry::instance());
+  ASSERT_TRUE(c.system_description);
+  EXPECT_EQ(c.backend, "cuda");
+  EXPECT_EQ(c.system, "hopper-node");
+  const double fpt = train::flops_per_token(*train::preset("gpt2-124m"));
+  const auto mfu = train_mfu(fpt, 400e3, c.system_description.get(), kernels::Backend::cuda);
+  ASSERT_TRUE(mfu.has_value());
+  EXPECT_NEAR(*mfu, fpt * 400e3 / 989.4e12, 1e-12);
+  ASSERT_EQ(c.entries.size(), 2U);
+  EXPECT_EQ(param_text(c.entries[0].expanded.at(0), "preset"), "gpt2-124m");
 }
 
 }  // namespace
