@@ -246,10 +246,18 @@ PointKeys point_keys_of_registry() {
   return keys;
 }
 
+ParamDefaults param_defaults_of_registry() {
+  ParamDefaults defaults;
+  const auto& registry = suites::Registry::instance();
+  for (const auto& b : registry.all()) defaults[b.name] = registry.defaults(b.name);
+  return defaults;
+}
+
 RunMetrics metrics_of_file(const std::string& path, const std::vector<std::string>& only_metrics) {
   const ResultsFile file = read_results(path);
   for (const auto& note : file.notes) std::cerr << "gpuaccept: note: " << note << '\n';
-  return extract_metrics(path, file.run, file.steps, point_keys_of_registry(), only_metrics);
+  return extract_metrics(path, file.run, file.steps, point_keys_of_registry(), only_metrics,
+                         param_defaults_of_registry());
 }
 
 bool same_file(const std::string& a, const std::string& b) {
@@ -398,7 +406,9 @@ int command_report(const ReportCli& o) {
     const PointKeys keys = point_keys_of_registry();
     std::vector<RunMetrics> baseline = metrics_of_patterns(o.baseline, o.check.path, {});
     if (baseline.empty()) throw InputError("report --baseline: no readable baseline run (other than this one)");
-    history = compare_to_baseline(std::move(baseline), extract_metrics(o.check.path, j.file.run, j.file.steps, keys), compare);
+    history = compare_to_baseline(std::move(baseline), extract_metrics(o.check.path, j.file.run, j.file.steps, keys, {},
+                                                                                 param_defaults_of_registry()),
+                                  compare);
   }
   if (!o.quiet) print_verdict(std::cout, verdict, PrintOptions{use_color(o.check.color)});
   ReportInput in;

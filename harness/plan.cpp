@@ -28,7 +28,9 @@ std::vector<Step> plan(const Campaign& campaign, const suites::Registry& registr
         s.benchmark = entry.benchmark;
         s.params = params;
         s.repetition = rep;
-        s.id = step_id(s.benchmark, s.params, rep);
+        // The id hashes what tells this step apart: its parameters that differ from the
+        // benchmark's defaults (a parameter added later, at its default, changes no id).
+        s.id = step_id(s.benchmark, without_defaults(s.params, registry.defaults(s.benchmark)), rep);
         // The same parameter set listed twice would be the same step: run it once.
         if (!seen.insert(s.id).second) continue;
         s.where = entry.where;

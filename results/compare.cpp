@@ -161,7 +161,8 @@ std::string_view to_string(Change c) {
 }
 
 RunMetrics extract_metrics(const std::string& label, const RunInfo& run, const std::vector<StepResult>& steps,
-                           const PointKeys& point_keys, const std::vector<std::string>& only_metrics) {
+                           const PointKeys& point_keys, const std::vector<std::string>& only_metrics,
+                           const ParamDefaults& defaults) {
   RunMetrics m;
   m.label = label;
   m.run = run;
@@ -184,7 +185,8 @@ RunMetrics extract_metrics(const std::string& label, const RunInfo& run, const s
   std::vector<char> node_used(hosts.size() + 1);
   for (const auto& step : steps) {
     if (step.status != Status::ok) continue;
-    const std::string params = format_params(step.params);
+    const auto d = defaults.find(step.benchmark);
+    const std::string params = format_params(d == defaults.end() ? step.params : without_defaults(step.params, d->second));
     const Column* status = step.per_rank.find("status");
     const std::size_t rows = step.per_rank.rows();
     std::set<std::size_t> step_hosts;

@@ -19,12 +19,16 @@ namespace gpuaccept {
 // Which points-table columns name a row, per benchmark (the registry's point_keys). A
 // benchmark not listed is keyed by the first column of its points table.
 using PointKeys = std::map<std::string, std::vector<std::string>, std::less<>>;
+// Per benchmark, its parameters at their default values (the registry's): a configuration is
+// matched across runs by the parameters that differ from these, so that a file written before
+// a parameter was added still matches one written after, where the new one is at its default.
+using ParamDefaults = std::map<std::string, Params, std::less<>>;
 
 // One figure of a run that can be found again in another run: a per-rank metric of a step
 // configuration (benchmark and parameters, all repetitions), or a sweep metric at one point.
 struct MetricKey {
   std::string benchmark;
-  std::string params;  // format_params(): the configuration
+  std::string params;  // format_params() of the parameters that differ from the defaults
   std::string metric;
   std::string point;   // "bytes=1048576" for sweep metrics; "" for per-rank metrics
   auto operator<=>(const MetricKey&) const = default;
@@ -60,7 +64,8 @@ struct RunMetrics {
 
 // Only the ok steps count; `only_metrics` (when not empty) keeps just those metric names.
 RunMetrics extract_metrics(const std::string& label, const RunInfo& run, const std::vector<StepResult>& steps,
-                           const PointKeys& point_keys, const std::vector<std::string>& only_metrics = {});
+                           const PointKeys& point_keys, const std::vector<std::string>& only_metrics = {},
+                           const ParamDefaults& defaults = {});
 
 // ---- tolerances (gpuaccept calibrate writes them, compare --tolerances reads them) -------------
 

@@ -48,6 +48,20 @@ std::string format_value(const ParamValue& v) {
   return std::get<std::string>(v);
 }
 
+Params without_defaults(const Params& params, const Params& defaults) {
+  Params out;
+  for (const auto& [name, value] : params) {
+    const auto d = defaults.find(name);
+    const bool same = d != defaults.end() && (d->second == value || [&] {
+      // 64 written as an integer and 64.0 as a real are the same value.
+      const auto a = as_number(value), b = as_number(d->second);
+      return a && b && *a == *b && !std::holds_alternative<bool>(value) && !std::holds_alternative<bool>(d->second);
+    }());
+    if (!same) out.emplace(name, value);
+  }
+  return out;
+}
+
 std::string format_params(const Params& p) {
   std::string out;
   for (const auto& [name, value] : p) {

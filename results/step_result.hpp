@@ -39,6 +39,10 @@ using Params = std::map<std::string, ParamValue, std::less<>>;
 std::string format_value(const ParamValue& v);
 // "dtype=fp32 k=512 m=512 n=512": the canonical text of a parameter set.
 std::string format_params(const Params& p);
+// The parameters whose value differs from `defaults` (or that `defaults` lacks): what tells a
+// configuration apart. Step ids and the matching of figures across runs use it, so that a
+// parameter added to a benchmark later, at its default, changes no existing id or match.
+Params without_defaults(const Params& params, const Params& defaults);
 std::optional<std::int64_t> as_int(const ParamValue& v);
 std::optional<double> as_number(const ParamValue& v);
 

@@ -59,6 +59,13 @@ Catalog Registry::catalog() const {
   return catalog;
 }
 
+Params Registry::defaults(std::string_view benchmark) const {
+  Params out;
+  if (const BenchmarkDef* def = find(benchmark))
+    for (const auto& p : def->params) out.emplace(p.name, p.default_value);
+  return out;
+}
+
 Registration::Registration(BenchmarkDef (*make)()) { Registry::instance().add(make()); }
 
 namespace {

@@ -113,6 +113,8 @@ class Registry {
   const BenchmarkDef* find(std::string_view name) const;
   const std::vector<BenchmarkDef>& all() const { return benchmarks_; }
   Catalog catalog() const;
+  // Every parameter of a benchmark at its default value; {} for an unknown benchmark.
+  Params defaults(std::string_view benchmark) const;
 
  private:
   std::vector<BenchmarkDef> benchmarks_;

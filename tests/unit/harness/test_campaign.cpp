@@ -116,6 +116,23 @@ TEST(Plan, StepIdsAreStableAndContentDerived) {
   EXPECT_EQ(step_id("gemm", a, 0).size(), 5u + 16u);
 }
 
+TEST(Plan, AParameterAtItsDefaultDoesNotChangeTheId) {
+  // The id hashes the parameters that differ from the benchmark's defaults, so that naming a
+  // default explicitly, or a parameter added to the benchmark in a later version (at its
+  // default), leaves every id as it was.
+  const auto id_of = [](const std::string& params) {
+    const auto steps = plan(load("campaign: t\nbenchmarks:\n  - benchmark: gemm\n    params: " + params + "\n"),
+                            registry(), kernels::Backend::cpu, 1);
+    EXPECT_EQ(steps.size(), 1u);
+    return steps.empty() ? std::string() : steps[0].id;
+  };
+  const std::string plain = id_of("{m: 64, n: 64, k: 64}");
+  EXPECT_EQ(plain, step_id("gemm", Params{{"k", std::int64_t{64}}, {"m", std::int64_t{64}}, {"n", std::int64_t{64}}}, 0));
+  EXPECT_EQ(id_of("{m: 64, n: 64, k: 64, dtype: fp32, seed: 1}"), plain);  // both are gemm's defaults
+  EXPECT_NE(id_of("{m: 64, n: 64, k: 64, dtype: fp64}"), plain);
+  EXPECT_NE(id_of("{m: 64, n: 64, k: 65}"), plain);
+}
+
 TEST(Plan, RepetitionsAndDuplicates) {
   const Campaign c = load(
       "campaign: t\nrepetitions: 3\nbenchmarks:\n"

@@ -286,5 +286,29 @@ TEST(ResultsPhases, AlignedByBenchmarkAndParametersWithDifferentSizesAndModels) 
   EXPECT_TRUE(contains(text, "1 only in A; 1 only in B")) << text;
 }
 
+TEST(Compare, ParametersAtTheirDefaultDoNotSplitAConfiguration) {
+  // A file written before `pairing` existed and one written after, with it at its default,
+  // hold the same configuration; a non-default value is another configuration.
+  const ParamDefaults defaults = {{"gemm", {{"dtype", std::string("fp32")}, {"pairing", std::string("global")},
+                                           {"iterations", std::int64_t{20}}}}};
+  const RunInfo run = machine(1, 2);
+  const auto key_of = [&](const Params& params) {
+    const RunMetrics m = extract_metrics("x.h5", run, {rank_step("g", "gemm", params, "tflops", {10, 11})}, kKeys, {},
+                                         defaults);
+    EXPECT_EQ(m.metrics.size(), 1u);
+    return m.metrics.empty() ? std::string() : m.metrics.begin()->first.params;
+  };
+  const std::string before = key_of({{"dtype", std::string("bf16")}});
+  EXPECT_EQ(before, "dtype=bf16");
+  EXPECT_EQ(key_of({{"dtype", std::string("bf16")}, {"pairing", std::string("global")}}), before);
+  EXPECT_EQ(key_of({{"dtype", std::string("bf16")}, {"iterations", 20.0}}), before);  // 20 written as a real
+  EXPECT_EQ(key_of({{"dtype", std::string("bf16")}, {"pairing", std::string("pod")}}), "dtype=bf16 pairing=pod");
+  EXPECT_EQ(key_of({{"dtype", std::string("fp32")}}), "");  // every parameter at its default
+  // Without defaults (an unknown benchmark), every parameter counts.
+  const RunMetrics m = extract_metrics("x.h5", run, {rank_step("g", "gemm", {{"pairing", std::string("global")}}, "tflops", {1, 2})}, kKeys);
+  ASSERT_EQ(m.metrics.size(), 1u);
+  EXPECT_EQ(m.metrics.begin()->first.params, "pairing=global");
+}
+
 }  // namespace
 }  // namespace gpuaccept
