@@ -208,6 +208,9 @@ std::string check(const Params& p) {
 BenchmarkDef make() {
   BenchmarkDef b;
   b.name = "checkpoint";
+  // Real data on shared storage: one timed iteration and no warm-up by default, one checkpoint written and restored.
+  b.default_warmup = 0;
+  b.default_iterations = 1;
   b.summary = "checkpoint write (fsync'ed) and restore of a model state, MLPerf Storage sizes, every byte restored checked";
   std::vector<std::string> presets{"custom"};
   for (const auto& preset : io::checkpoint_presets()) presets.emplace_back(preset.name);

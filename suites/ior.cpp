@@ -198,6 +198,9 @@ std::string check(const Params& p) {
 BenchmarkDef make() {
   BenchmarkDef b;
   b.name = "ior";
+  // Real data on shared storage: one timed iteration and no warm-up by default, as IOR (-i 1).
+  b.default_warmup = 0;
+  b.default_iterations = 1;
   b.summary = "IOR-style storage bandwidth: N-N or N-1 (segmented, strided), POSIX or MPI-IO, every byte read back and checked";
   b.params = {
       {"dir", ParamType::text, std::string(), "directory to work in; the benchmark makes (and removes) its own sub-directory there", {}, {}, {}},

@@ -167,6 +167,9 @@ std::string check(const Params& p) {
 BenchmarkDef make() {
   BenchmarkDef b;
   b.name = "mdtest";
+  // Real data on shared storage: one timed iteration and no warm-up by default, as mdtest (-i 1).
+  b.default_warmup = 0;
+  b.default_iterations = 1;
   b.summary = "mdtest-style metadata rates: create, stat, read, remove per rank or in a shared directory, every file checked";
   b.params = {
       {"dir", ParamType::text, std::string(), "directory to work in; the benchmark makes (and removes) its own sub-directory there", {}, {}, {}},
