@@ -639,6 +639,13 @@ bool storage_described(StepResult& r, const SystemDescription& s, bool metadata)
   return false;
 }
 
+// Where a storage step worked (suites/storage_step.hpp): the simulated storage is one parallel
+// file system seen by every rank, so the free-space need is every rank's data.
+void set_shared_storage(StepResult& r, std::size_t n, double need_all_ranks) {
+  r.per_rank.find("node_local_dir")->values.assign(n, 0.0);
+  r.per_rank.find("space_needed")->values.assign(n, need_all_ranks);
+}
+
 // ior as suites/ior.cpp stores it. Returns the simulated duration in seconds. Stonewalling is not
 // modelled: every rank moves its whole block.
 double simulate_ior(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
@@ -680,6 +687,7 @@ double simulate_ior(StepResult& r, const suites::BenchmarkDef& def, const System
   set("read_bytes", [&](std::size_t) { return read && iterations > 0 ? rank_bytes : kNaN; });
   set("checked_bytes", [&](std::size_t) { return read ? rank_bytes * iterations : 0.0; });
   set("wrong_bytes", [&](std::size_t) { return 0.0; });
+  set_shared_storage(r, n, all_bytes);
   Table& t = r.points;
   for (int i = 0; i < iterations; ++i) {
     const auto at = static_cast<std::size_t>(i);
@@ -746,6 +754,10 @@ double simulate_mdtest(StepResult& r, const suites::BenchmarkDef& def, const Sys
   r.per_rank.find("files")->values.assign(n, files);
   r.per_rank.find("checked_files")->values.assign(n, files * iterations);
   r.per_rank.find("wrong_files")->values.assign(n, 0.0);
+  // As suites/mdtest.cpp asks: a block per file (of write_bytes rounded up), a block per directory.
+  const double file_blocks = std::ceil(param_number(r.params, "write_bytes") / 4096.0) * 4096.0;
+  set_shared_storage(r, n, files * file_blocks * static_cast<double>(n) +
+                               directories * 4096.0 * (unique ? static_cast<double>(n) : 1.0));
   mark_dead_ranks(r, s, faults);
   return seconds;
 }
@@ -801,6 +813,7 @@ double simulate_checkpoint(StepResult& r, const suites::BenchmarkDef& def, const
   set("checkpoint_bytes", [&](std::size_t) { return all_bytes; });
   r.per_rank.find("checked_bytes")->values.assign(n, shard * iterations);
   r.per_rank.find("wrong_bytes")->values.assign(n, 0.0);
+  set_shared_storage(r, n, all_bytes);
   Table& t = r.points;
   for (int i = 0; i < iterations; ++i) {
     const auto at = static_cast<std::size_t>(i);

@@ -121,12 +121,15 @@ PhaseOutcome IorRun::write_phase(std::uint32_t generation, std::uint64_t& stonew
   const DataTag tag{layout.file_of(rank_), rank_, generation};
   // Buffered writes fill inline (see ior.hpp); O_DIRECT writes overlap the fill with the device.
   const bool threaded = layout.transfer >= kThreadedTransfer && (config_.direct || hooks_.produce);
+  // Inline, one buffer does (as fio's one buffer): it stays in cache, and after the first
+  // transfer the filler only rewrites its block headers.
+  Filler filler(pattern_, tag);
   StagingRing ring(
-      slots_, StagingRing::Direction::ahead,
+      threaded ? slots_ : std::vector<std::span<std::byte>>{slots_.front()}, StagingRing::Direction::ahead,
       [&](std::uint64_t i, std::span<std::byte> slot) {
         const auto data = slot.first(sequence.bytes(i));
         if (hooks_.produce) hooks_.produce(i, sequence.offset(i), data);
-        else pattern_.fill(data, tag, sequence.offset(i));
+        else filler.fill(data, sequence.offset(i));
       },
       threaded, sequence.size());
 

@@ -12,9 +12,11 @@
 // the ranks per node, a rank reads what another node wrote, out of reach of its page cache),
 // every byte checked against the pattern on the fly.
 // Pattern work overlaps the I/O (io/staging.hpp) for transfers of 64 KiB and more, for reads
-// (verification) and O_DIRECT writes (filling). A buffered write fills its buffer inline: the
+// (verification) and O_DIRECT writes (filling). A buffered write fills one buffer inline: the
 // kernel copies from it at once, and from this core's cache that copy is fastest (measured:
-// docs/storage.md).
+// docs/storage.md). Either way a buffer's pattern body is generated once per phase where the
+// transfers fall on the same place of the pattern's 1 MiB ring; later transfers only rewrite
+// the 32-byte header of each 4 KiB block (io/pattern.hpp, Filler).
 #pragma once
 
 #include <cstdint>

@@ -41,12 +41,12 @@ std::uint64_t tree_directories(std::uint32_t depth, std::uint32_t branch) {
 }
 
 MdtestRun::MdtestRun(const collectives::Group& group, MdtestConfig config, std::filesystem::path dir,
-                     const Pattern& pattern)
+                     const Pattern& pattern, bool node_leader)
     : group_(group), config_(config), dir_(std::move(dir)), pattern_(pattern) {
   rank_ = static_cast<std::uint32_t>(group.rank());
   size_ = static_cast<std::uint32_t>(group.size());
   nodes_ = tree_directories(config_.depth, std::max<std::uint32_t>(config_.branch, 1));
-  tree_owner_ = config_.unique_dir || rank_ == 0;
+  tree_owner_ = config_.unique_dir || rank_ == 0 || node_leader;
   own_tree_ = tree_paths(tree_top(rank_), nodes_, std::max<std::uint32_t>(config_.branch, 1));
   const std::uint32_t peer = (rank_ + config_.task_offset) % size_;
   if (config_.unique_dir && peer != rank_)

@@ -49,7 +49,10 @@ struct MdtestOutcome {
 
 class MdtestRun {
  public:
-  MdtestRun(const collectives::Group& group, MdtestConfig config, std::filesystem::path dir, const Pattern& pattern);
+  // `node_leader`: on node-local storage (each node has its own `dir`), the first rank of each
+  // node, which then makes and removes the shared directory (tree) on its node, as rank 0 does.
+  MdtestRun(const collectives::Group& group, MdtestConfig config, std::filesystem::path dir, const Pattern& pattern,
+            bool node_leader = false);
 
   // Collective. Throws StepFailure (on every rank) when a rank could not do its part.
   MdtestOutcome iteration(std::uint32_t generation);

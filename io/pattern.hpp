@@ -1,17 +1,20 @@
-// The data every storage benchmark writes and checks. Each byte's value is a function of
-// (seed, generation, file, writer rank, offset), so that a read can tell right data from a
-// corrupted, misplaced or stale block, and say which it is:
+// The data every storage benchmark writes and checks. Each 4 KiB block of a file starts with a
+// 32-byte header that says whose it is, and carries a pseudo-random body that depends on the
+// file, the iteration and the block's place in a 1 MiB ring of 256 blocks:
 //
-//   word w of the file (bytes 8w .. 8w+7)  =  pool[w mod 512]  XOR  block_tag(b)
-//   block_tag(b) = mix64(key(file, generation) XOR (check | rank << 36 | b)),  b = w / 512
+//   header (words 0..3, little-endian):  offset of the block | file | rank + generation << 32 | check
+//   check = mix64 chain over the three words before it, keyed by the seed
+//   body word i of block b (words 4..511) = pool[i] XOR body_tag(key(seed, file, generation), b mod 256)
 //
-// pool is 512 random words (4 KiB) drawn from the seed, mix64 is SplitMix64's finaliser (a
-// bijection), check is 8 bits of the key. Every 4 KiB block of every file therefore differs
-// from every other (incompressible, no dedup), fill and verify run at memory speed (one XOR
-// per word, one mix64 per 4 KiB), and a wrong block decodes back to whose data it holds:
-// "what rank 3 wrote at offset 1 MiB" (misplaced), "... in the previous iteration" (stale),
-// "zeros" (never written) or "unrecognised" (corrupted). Decoding is exact for ranks below
-// 2^20 and files below 256 TiB; the check itself is exact at any size.
+// pool is 508 random words drawn from the seed, body_tag a SplitMix64 finaliser: one XOR per
+// word with data that stays in L1. The body of a transfer buffer is therefore generated once
+// per buffer and file: the next transfer at the same place in the ring (every 1 MiB transfer,
+// for instance) only rewrites the headers (Filler), as fio's verify headers and IOR's offset
+// signatures are stamped per write. Reads check every
+// byte: a wrong header (corrupted, or another block's: misplaced, stale, another file's) and a
+// right header over a wrong body are both found, and the header of a wrong block decodes to
+// whose data it holds. No two 4 KiB blocks of a run are equal (no deduplication), and no block
+// body repeats within 1 MiB of a file (nothing compresses per record).
 #pragma once
 
 #include <array>
@@ -20,6 +23,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace gpuaccept::io {
 
@@ -47,6 +51,11 @@ class Pattern {
  public:
   static constexpr std::size_t kBlockBytes = 4096;
   static constexpr std::size_t kBlockWords = kBlockBytes / 8;
+  static constexpr std::size_t kHeaderWords = 4;
+  static constexpr std::size_t kHeaderBytes = kHeaderWords * 8;
+  static constexpr std::size_t kBodyWords = kBlockWords - kHeaderWords;
+  static constexpr std::size_t kRingBlocks = 256;
+  static constexpr std::uint64_t kRingBytes = kRingBlocks * kBlockBytes;  // the body repeats every 1 MiB
 
   explicit Pattern(std::uint64_t seed);
 
@@ -56,31 +65,59 @@ class Pattern {
   // length; 4 KiB-aligned blocks take the fast path.
   void fill(std::span<std::byte> out, const DataTag& tag, std::uint64_t offset) const;
 
+  // fill() where `out` already holds fill(tag, previous) with previous ≡ offset (mod
+  // kRingBytes), offset a multiple of kBlockBytes, the same length: rewrites only the headers.
+  void restamp(std::span<std::byte> out, const DataTag& tag, std::uint64_t offset) const;
+
   // Compares `data` (read from file offset `offset`) with what `tag` wrote there.
   VerifyResult verify(std::span<const std::byte> data, const DataTag& tag, std::uint64_t offset) const;
 
-  // Whose data one 4 KiB-aligned block holds, assuming it came from `file`: decodes the block
-  // tag under `generation` and `generation - 1`. Empty when the block is not pattern data of
-  // that file (corrupted, zeros, another file's, or misaligned).
+  // Whose data a block holds, read from its header: `block_part` is the block from its start
+  // (at least the header). Empty when the header is not one this pattern wrote (corrupted,
+  // zeros, another run's data, or not the start of a block).
   struct Origin {
+    std::uint64_t file = 0;
     std::uint32_t rank = 0;
     std::uint64_t offset = 0;  // file offset of the block it was written at
     std::uint32_t generation = 0;
   };
-  std::optional<Origin> decode(std::span<const std::byte> block_part, std::size_t offset_in_block,
-                               std::uint64_t file, std::uint32_t generation) const;
+  std::optional<Origin> decode(std::span<const std::byte> block_part, std::size_t offset_in_block) const;
 
  private:
   std::uint64_t key(std::uint64_t file, std::uint32_t generation) const;
-  std::uint64_t block_tag(std::uint64_t key, std::uint32_t rank, std::uint64_t block) const;
-  void fill_block(std::byte* out, std::uint64_t tag) const;
-  bool block_equal(const std::byte* data, std::uint64_t tag) const;
-  std::string describe(std::span<const std::byte> block_part, std::size_t offset_in_block,
-                       const DataTag& expected, std::uint64_t block) const;
+  std::uint64_t body_tag(std::uint64_t key, std::uint64_t block) const;
+  std::uint64_t check(std::uint64_t offset, std::uint64_t file, std::uint64_t rank_generation) const;
+  void header(std::uint64_t* words, const DataTag& tag, std::uint64_t block) const;
+  void fill_block(std::byte* out, const DataTag& tag, std::uint64_t key, std::uint64_t block) const;
+  bool block_equal(const std::byte* data, const DataTag& tag, std::uint64_t key, std::uint64_t block) const;
+  std::string describe(std::span<const std::byte> block_part, std::size_t offset_in_block, const DataTag& expected,
+                       std::uint64_t block, bool header_right) const;
 
   std::uint64_t seed_;
   std::uint64_t seed_key_;
-  std::array<std::uint64_t, kBlockWords> pool_{};
+  std::array<std::uint64_t, kBodyWords> pool_{};
+};
+
+// Fills the transfer buffers of one writer (one tag), rewriting only the headers where a
+// buffer already holds the body the new offset needs (Pattern::restamp); a full fill otherwise.
+// Remembers the last few buffers it filled by address: one Filler per phase, buffers that
+// nobody else writes while it is in use.
+class Filler {
+ public:
+  Filler(const Pattern& pattern, const DataTag& tag) : pattern_(pattern), tag_(tag) {}
+  void fill(std::span<std::byte> out, std::uint64_t offset);
+  std::uint64_t full_fills() const { return full_fills_; }
+
+ private:
+  struct Held {
+    const std::byte* data;
+    std::size_t size;
+    std::uint64_t phase;  // offset mod kRingBytes of what it holds
+  };
+  const Pattern& pattern_;
+  DataTag tag_;
+  std::vector<Held> held_;
+  std::uint64_t full_fills_ = 0;
 };
 
 }  // namespace gpuaccept::io

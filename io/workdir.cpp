@@ -185,6 +185,10 @@ void remove_work_dirs_now() noexcept {
 }
 
 WorkDir::WorkDir(const collectives::Group& group, const fs::path& target, std::string_view benchmark, Need mine)
+    : WorkDir(group, group.node_local(), target, benchmark, mine) {}
+
+WorkDir::WorkDir(const collectives::Group& group, const collectives::Group& node, const fs::path& target,
+                 std::string_view benchmark, Need mine)
     : group_(group) {
   const int rank = group.rank();
   agree(group, check_target(target));
@@ -230,8 +234,9 @@ WorkDir::WorkDir(const collectives::Group& group, const fs::path& target, std::s
     double everyone[2] = {mine.bytes, mine.inodes};
     group.allreduce_sum(everyone);
     double on_node[2] = {mine.bytes, mine.inodes};
-    group.node_local().allreduce_sum(on_node);
+    node.allreduce_sum(on_node);
     const double need_bytes = shared_ ? everyone[0] : on_node[0];
+    space_needed_ = need_bytes;
     const double need_inodes = shared_ ? everyone[1] : on_node[1];
     struct statvfs vfs;
     if (::statvfs(path_.c_str(), &vfs) != 0) {

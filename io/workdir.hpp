@@ -30,7 +30,11 @@ class WorkDir {
 
   // Collective over `group`. Throws StepFailure on every rank if any rank's check failed;
   // nothing is left behind then.
+  // `node`: the ranks of this rank's node (they share node-local storage); the first form
+  // takes the ranks that share a host (group.node_local()).
   WorkDir(const collectives::Group& group, const std::filesystem::path& target, std::string_view benchmark, Need mine);
+  WorkDir(const collectives::Group& group, const collectives::Group& node, const std::filesystem::path& target,
+          std::string_view benchmark, Need mine);
   WorkDir(const WorkDir&) = delete;
   WorkDir& operator=(const WorkDir&) = delete;
   // Not collective: runs the cleanups that close() has not run, and removes the directory if
@@ -40,6 +44,9 @@ class WorkDir {
   const std::filesystem::path& path() const { return path_; }
   // True when every rank sees rank 0's directory (one shared file system).
   bool shared() const { return shared_; }
+  // The data the free-space check asked of this rank's file system: every rank's when shared,
+  // the node's ranks' otherwise (bytes, before headroom).
+  double space_needed() const { return space_needed_; }
 
   // What to remove when the work is done. A cleanup removes only what the benchmark created
   // (it knows the names), ignores what is already gone, and does not throw. File cleanups run
@@ -62,6 +69,7 @@ class WorkDir {
   std::filesystem::path path_;
   bool created_here_ = false;
   bool shared_ = true;
+  double space_needed_ = 0;
   bool closed_ = false;
   int signal_slot_ = -1;
   std::vector<std::function<void()>> file_cleanups_;

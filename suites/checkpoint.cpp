@@ -33,6 +33,7 @@
 #include "io/workdir.hpp"
 #include "results/stats.hpp"
 #include "suites/registry.hpp"
+#include "suites/storage_step.hpp"
 
 namespace gpuaccept::suites {
 namespace {
@@ -63,19 +64,6 @@ io::IorConfig config_of(const Params& p, int ranks) {
   return c;
 }
 
-RankOutcome failed(const io::StepFailure& f) {
-  RankOutcome out;
-  if (f.here()) {
-    out.status = Status::error;
-    out.message = f.what();
-  } else {
-    out.message = fmt::format("stopped: rank {} failed", f.failed_rank());
-  }
-  return out;
-}
-
-double median_of(const std::vector<double>& v) { return v.empty() ? NAN : stats::median(v); }
-
 RankOutcome run(const RunContext& ctx) {
   const io::IorConfig cfg = config_of(ctx.params, ctx.size);
   const bool from_device = param_text(ctx.params, "source") == "device";
@@ -90,8 +78,11 @@ RankOutcome run(const RunContext& ctx) {
   std::optional<io::IorRun> checkpoint;
   std::vector<io::IterationOutcome> timed;
   std::string warning;
+  const collectives::Group node = storage::node_group(ctx);
+  storage::Where where;
   try {
-    io::WorkDir work(ctx.group, param_text(ctx.params, "dir"), "checkpoint", need);
+    io::WorkDir work(ctx.group, node, param_text(ctx.params, "dir"), "checkpoint", need);
+    where = storage::where_of(work);
     io::DataHooks hooks;
     if (from_device) {
       // The shard lives in GPU memory; writes copy it out chunk by chunk through pinned
@@ -133,10 +124,11 @@ RankOutcome run(const RunContext& ctx) {
     }
     warning = work.close();
   } catch (const io::StepFailure& f) {
-    return failed(f);
+    return storage::failed(f);
   }
 
   RankOutcome out;
+  storage::record(out, where);
   std::vector<double> write_time, write_bw, read_time, read_bw, write_rank, read_rank, wrong;
   io::VerifyResult checked;
   for (const auto& it : timed) {
@@ -151,12 +143,12 @@ RankOutcome run(const RunContext& ctx) {
     out.iteration_seconds.push_back(it.write.mine.seconds());
   }
   ctx.group.allreduce_sum(std::span<double>(wrong));
-  out.metrics["checkpoint_time"] = median_of(write_time);
-  out.metrics["checkpoint_bw"] = median_of(write_bw);
-  out.metrics["restore_time"] = median_of(read_time);
-  out.metrics["restore_bw"] = median_of(read_bw);
-  out.metrics["checkpoint_time_rank"] = median_of(write_rank);
-  out.metrics["restore_time_rank"] = median_of(read_rank);
+  out.metrics["checkpoint_time"] = storage::median_of(write_time);
+  out.metrics["checkpoint_bw"] = storage::median_of(write_bw);
+  out.metrics["restore_time"] = storage::median_of(read_time);
+  out.metrics["restore_bw"] = storage::median_of(read_bw);
+  out.metrics["checkpoint_time_rank"] = storage::median_of(write_rank);
+  out.metrics["restore_time_rank"] = storage::median_of(read_rank);
   out.metrics["shard_bytes"] = static_cast<double>(shard);
   out.metrics["checkpoint_bytes"] = timed.empty() ? NAN : timed.front().write.all.amount;
   out.metrics["checked_bytes"] = static_cast<double>(checked.checked_bytes);
@@ -193,8 +185,7 @@ RankOutcome run(const RunContext& ctx) {
 }
 
 std::string check(const Params& p) {
-  if (param_text(p, "dir").empty())
-    return "parameter dir is required: the directory to work in (the benchmark creates, and removes, its own sub-directory there)";
+  if (auto missing = storage::check_dir(p); !missing.empty()) return missing;
   if (param_bool(p, "direct") && param_int(p, "chunk") % 4096 != 0)
     return fmt::format("with direct (O_DIRECT), chunk ({}) must be a multiple of 4096 bytes", param_int(p, "chunk"));
   if (param_bool(p, "direct") && param_text(p, "api") != "posix") return "direct (O_DIRECT) is for api: posix";
@@ -208,11 +199,14 @@ std::string check(const Params& p) {
 BenchmarkDef make() {
   BenchmarkDef b;
   b.name = "checkpoint";
+  // Real data on shared storage: one timed iteration and no warm-up by default, one checkpoint written and restored.
+  b.default_warmup = 0;
+  b.default_iterations = 1;
   b.summary = "checkpoint write (fsync'ed) and restore of a model state, MLPerf Storage sizes, every byte restored checked";
   std::vector<std::string> presets{"custom"};
   for (const auto& preset : io::checkpoint_presets()) presets.emplace_back(preset.name);
   b.params = {
-      {"dir", ParamType::text, std::string(), "directory to work in; the benchmark makes (and removes) its own sub-directory there", {}, {}, {}},
+      storage::dir_param(),
       {"preset", ParamType::text, std::string("custom"), "model state size as MLPerf Storage checkpoints it (105 GB, 912 GB, 5.29 TB, 18 TB), or custom: total_bytes", {}, {}, presets},
       {"total_bytes", ParamType::size, std::int64_t{1} << 30, "bytes of the whole model state (preset: custom)", 1, 1e16, {}},
       {"layout", ParamType::text, std::string("file_per_rank"), "one file per rank, or one shared file", {}, {}, {"file_per_rank", "shared"}},
@@ -242,6 +236,7 @@ BenchmarkDef make() {
       {"wrong_bytes", "B", Better::lower, "wrong bytes, all ranks"},
   };
   b.point_keys = {"iteration"};
+  for (auto& m : storage::where_metrics()) b.rank_metrics.push_back(std::move(m));
   b.headline = "checkpoint_bw";
   b.smoke = {{"dir", std::filesystem::temp_directory_path().string()},
              {"total_bytes", std::int64_t{1} << 20},

@@ -27,6 +27,7 @@
 #include "io/workdir.hpp"
 #include "results/stats.hpp"
 #include "suites/registry.hpp"
+#include "suites/storage_step.hpp"
 
 namespace gpuaccept::suites {
 namespace {
@@ -57,19 +58,6 @@ io::IorConfig config_of(const Params& p, int ranks, int ranks_per_node) {
   return c;
 }
 
-RankOutcome failed(const io::StepFailure& f) {
-  RankOutcome out;
-  if (f.here()) {
-    out.status = Status::error;
-    out.message = f.what();
-  } else {
-    out.message = fmt::format("stopped: rank {} failed", f.failed_rank());
-  }
-  return out;
-}
-
-double median_of(const std::vector<double>& v) { return v.empty() ? NAN : stats::median(v); }
-
 RankOutcome run(const RunContext& ctx) {
   const io::IorConfig cfg = config_of(ctx.params, ctx.size, ctx.local_size);
   const io::Pattern pattern(ctx.seed);
@@ -81,8 +69,14 @@ RankOutcome run(const RunContext& ctx) {
   RankOutcome out;
   std::vector<io::IterationOutcome> timed;
   std::string warning;
+  const collectives::Group node = storage::node_group(ctx);
+  storage::Where where;
   try {
-    io::WorkDir work(ctx.group, param_text(ctx.params, "dir"), "ior", need);
+    io::WorkDir work(ctx.group, node, param_text(ctx.params, "dir"), "ior", need);
+    where = storage::where_of(work);
+    if (cfg.read && cfg.read_shift != 0)
+      storage::require_peer_on_this_node(ctx, node, where, static_cast<int>((ctx.rank + cfg.read_shift) % ctx.size),
+                                         fmt::format("reorder (reads shifted by {} ranks)", cfg.read_shift));
     ior.emplace(ctx.group, cfg, work.path(), pattern);
     work.on_cleanup([&] { ior->remove_files(); });
     const int total = ctx.timing.warmup + ctx.timing.iterations;
@@ -92,8 +86,9 @@ RankOutcome run(const RunContext& ctx) {
     }
     warning = work.close();
   } catch (const io::StepFailure& f) {
-    return failed(f);
+    return storage::failed(f);
   }
+  storage::record(out, where);
 
   std::vector<double> write_bw, read_bw, write_bw_rank, read_bw_rank, write_time, read_time, write_bytes, read_bytes;
   io::VerifyResult checked;
@@ -118,12 +113,12 @@ RankOutcome run(const RunContext& ctx) {
   // Wrong bytes over all ranks, per iteration, for the points table.
   ctx.group.allreduce_sum(std::span<double>(wrong_per_iteration));
 
-  out.metrics["write_bw"] = median_of(write_bw);
-  out.metrics["read_bw"] = median_of(read_bw);
-  out.metrics["write_bw_rank"] = median_of(write_bw_rank);
-  out.metrics["read_bw_rank"] = median_of(read_bw_rank);
-  out.metrics["write_time"] = median_of(write_time);
-  out.metrics["read_time"] = median_of(read_time);
+  out.metrics["write_bw"] = storage::median_of(write_bw);
+  out.metrics["read_bw"] = storage::median_of(read_bw);
+  out.metrics["write_bw_rank"] = storage::median_of(write_bw_rank);
+  out.metrics["read_bw_rank"] = storage::median_of(read_bw_rank);
+  out.metrics["write_time"] = storage::median_of(write_time);
+  out.metrics["read_time"] = storage::median_of(read_time);
   out.metrics["write_bytes"] = write_bytes.empty() ? NAN : stats::mean(write_bytes);
   out.metrics["read_bytes"] = read_bytes.empty() ? NAN : stats::mean(read_bytes);
   out.metrics["checked_bytes"] = static_cast<double>(checked.checked_bytes);
@@ -177,8 +172,7 @@ std::string check(const Params& p) {
   const auto transfer = param_int(p, "transfer_size"), block = param_int(p, "block_size");
   const auto& api = param_text(p, "api");
   const auto& layout = param_text(p, "layout");
-  if (param_text(p, "dir").empty())
-    return "parameter dir is required: the directory to work in (the benchmark creates, and removes, its own sub-directory there)";
+  if (auto missing = storage::check_dir(p); !missing.empty()) return missing;
   if (block % transfer != 0)
     return fmt::format("block_size ({}) must be a multiple of transfer_size ({}), as in IOR", block, transfer);
   if (param_bool(p, "direct") && api != "posix")
@@ -198,9 +192,12 @@ std::string check(const Params& p) {
 BenchmarkDef make() {
   BenchmarkDef b;
   b.name = "ior";
+  // Real data on shared storage: one timed iteration and no warm-up by default, as IOR (-i 1).
+  b.default_warmup = 0;
+  b.default_iterations = 1;
   b.summary = "IOR-style storage bandwidth: N-N or N-1 (segmented, strided), POSIX or MPI-IO, every byte read back and checked";
   b.params = {
-      {"dir", ParamType::text, std::string(), "directory to work in; the benchmark makes (and removes) its own sub-directory there", {}, {}, {}},
+      storage::dir_param(),
       {"api", ParamType::text, std::string("posix"), "I/O interface (IOR -a)", {}, {}, {"posix", "mpiio"}},
       {"layout", ParamType::text, std::string("file_per_process"), "file per process (IOR -F) or one shared file, segmented or strided", {}, {}, {"file_per_process", "segmented", "strided"}},
       {"transfer_size", ParamType::size, std::int64_t{1} << 20, "bytes per I/O call (IOR -t)", 1, 1e13, {}},
@@ -240,6 +237,7 @@ BenchmarkDef make() {
       {"wrong_bytes", "B", Better::lower, "wrong bytes, all ranks"},
   };
   b.point_keys = {"iteration"};
+  for (auto& m : storage::where_metrics()) b.rank_metrics.push_back(std::move(m));
   b.headline = "write_bw";
   b.smoke = {{"dir", std::filesystem::temp_directory_path().string()},
              {"transfer_size", std::int64_t{64} << 10},

@@ -28,6 +28,7 @@
 #include "io/workdir.hpp"
 #include "results/stats.hpp"
 #include "suites/registry.hpp"
+#include "suites/storage_step.hpp"
 
 namespace gpuaccept::suites {
 namespace {
@@ -59,17 +60,6 @@ constexpr PhaseName kPhases[] = {
     {"tree_remove", "Tree removal", &io::MdtestOutcome::tree_remove},
 };
 
-RankOutcome failed(const io::StepFailure& f) {
-  RankOutcome out;
-  if (f.here()) {
-    out.status = Status::error;
-    out.message = f.what();
-  } else {
-    out.message = fmt::format("stopped: rank {} failed", f.failed_rank());
-  }
-  return out;
-}
-
 RankOutcome run(const RunContext& ctx) {
   const io::MdtestConfig cfg = config_of(ctx.params);
   const io::Pattern pattern(ctx.seed);
@@ -82,9 +72,16 @@ RankOutcome run(const RunContext& ctx) {
   std::optional<io::MdtestRun> mdtest;  // declared first: the work directory's cleanups use it
   std::vector<io::MdtestOutcome> timed;
   std::string warning;
+  const collectives::Group node = storage::node_group(ctx);
+  storage::Where where;
   try {
-    io::WorkDir work(ctx.group, param_text(ctx.params, "dir"), "mdtest", need);
-    mdtest.emplace(ctx.group, cfg, work.path(), pattern);
+    io::WorkDir work(ctx.group, node, param_text(ctx.params, "dir"), "mdtest", need);
+    where = storage::where_of(work);
+    if (cfg.task_offset % static_cast<std::uint32_t>(ctx.size) != 0)
+      storage::require_peer_on_this_node(ctx, node, where, static_cast<int>((ctx.rank + cfg.task_offset) % ctx.size),
+                                         fmt::format("task_offset: {}", cfg.task_offset));
+    // On node-local storage, each node's first rank makes the shared directory there.
+    mdtest.emplace(ctx.group, cfg, work.path(), pattern, where.node_local && node.rank() == 0);
     work.on_cleanup([&] { mdtest->remove_files(); });
     work.on_directory_cleanup([&] { mdtest->remove_directories(); });
     const int total = ctx.timing.warmup + ctx.timing.iterations;
@@ -94,10 +91,11 @@ RankOutcome run(const RunContext& ctx) {
     }
     warning = work.close();
   } catch (const io::StepFailure& f) {
-    return failed(f);
+    return storage::failed(f);
   }
 
   RankOutcome out;
+  storage::record(out, where);
   std::uint64_t checked = 0, wrong = 0;
   std::string first_wrong;
   std::vector<double> wrong_per_iteration;
@@ -151,8 +149,7 @@ RankOutcome run(const RunContext& ctx) {
 }
 
 std::string check(const Params& p) {
-  if (param_text(p, "dir").empty())
-    return "parameter dir is required: the directory to work in (the benchmark creates, and removes, its own sub-directory there)";
+  if (auto missing = storage::check_dir(p); !missing.empty()) return missing;
   if (param_int(p, "read_bytes") > param_int(p, "write_bytes"))
     return fmt::format("read_bytes ({}) is larger than write_bytes ({}): a file holds only what was written",
                        param_int(p, "read_bytes"), param_int(p, "write_bytes"));
@@ -167,9 +164,12 @@ std::string check(const Params& p) {
 BenchmarkDef make() {
   BenchmarkDef b;
   b.name = "mdtest";
+  // Real data on shared storage: one timed iteration and no warm-up by default, as mdtest (-i 1).
+  b.default_warmup = 0;
+  b.default_iterations = 1;
   b.summary = "mdtest-style metadata rates: create, stat, read, remove per rank or in a shared directory, every file checked";
   b.params = {
-      {"dir", ParamType::text, std::string(), "directory to work in; the benchmark makes (and removes) its own sub-directory there", {}, {}, {}},
+      storage::dir_param(),
       {"files", ParamType::integer, std::int64_t{1000}, "files per rank (mdtest -n)", 1, 1e9, {}},
       {"unique_dir", ParamType::boolean, false, "one directory per rank (mdtest -u) instead of one shared", {}, {}, {}},
       {"depth", ParamType::integer, std::int64_t{0}, "depth of the directory tree (mdtest -z)", 0, 20, {}},
@@ -199,6 +199,7 @@ BenchmarkDef make() {
     b.point_metrics.push_back({fmt::format("{}_rate", phase.metric), "ops/s", Better::higher, fmt::format("{} rate of the iteration", phase.label)});
   b.point_metrics.push_back({"wrong_files", "", Better::lower, "wrong files, all ranks"});
   b.point_keys = {"iteration"};
+  for (auto& m : storage::where_metrics()) b.rank_metrics.push_back(std::move(m));
   b.headline = "create_rate";
   b.smoke = {{"dir", std::filesystem::temp_directory_path().string()},
              {"files", std::int64_t{20}},

@@ -23,9 +23,12 @@ Registry& Registry::instance() {
 
 void Registry::add(BenchmarkDef def) {
   if (find(def.name)) throw std::logic_error("benchmark registered twice: " + def.name);
-  def.params.push_back({kWarmupParam, ParamType::integer, std::int64_t{2},
+  if (def.default_warmup < 0 || def.default_warmup > 1000000 || def.default_iterations < 1 ||
+      def.default_iterations > 10000000)
+    throw std::logic_error("benchmark " + def.name + ": default warmup or iterations out of range");
+  def.params.push_back({kWarmupParam, ParamType::integer, def.default_warmup,
                         "untimed iterations before timing", 0, 1e6, {}});
-  def.params.push_back({kIterationsParam, ParamType::integer, std::int64_t{10},
+  def.params.push_back({kIterationsParam, ParamType::integer, def.default_iterations,
                         "timed iterations", 1, 1e7, {}});
   def.params.push_back({kTimeoutParam, ParamType::real, 600.0,
                         "seconds after which the step is stopped and recorded as timeout", 0.1, 1e6, {}});

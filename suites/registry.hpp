@@ -4,6 +4,7 @@
 // the phases below. suites/ is an OBJECT library, so no registration is dropped by the linker.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -74,6 +75,10 @@ struct RankOutcome {
   std::string output;                     // stored with the step (StepResult::output); keep it bounded
 };
 
+// The global defaults of the warmup and iterations parameters (BenchmarkDef may differ).
+inline constexpr std::int64_t kDefaultWarmup = 2;
+inline constexpr std::int64_t kDefaultIterations = 10;
+
 struct BenchmarkDef {
   std::string name;
   std::string summary;
@@ -96,6 +101,11 @@ struct BenchmarkDef {
   std::function<std::string(const Params&)> check;
   // Rough seconds for one step, for `plan`.
   std::function<double(const Params&, kernels::Backend, int ranks)> estimate_seconds;
+  // Defaults of the warmup and iterations parameters that the registry appends to every
+  // benchmark: the global ones unless a benchmark's own differ (ior: 0 and 1, as IOR's -i 1).
+  // A campaign's `defaults:` and a step's own values still win.
+  std::int64_t default_warmup = kDefaultWarmup;
+  std::int64_t default_iterations = kDefaultIterations;
   // Every rank of the step calls this; it sets up, runs, verifies and tears down.
   std::function<RankOutcome(const RunContext&)> run;
 };

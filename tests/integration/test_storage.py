@@ -44,6 +44,117 @@ def by_benchmark(f, name):
     return [s for s in steps_in_order(f) if text_attr(s, "benchmark") == name]
 
 
+def private_tmpfs_works(where):
+    """Whether this process may give a child its own mount namespace with a tmpfs (root, and a
+    container that allows unshare(CLONE_NEWNS) and mount)."""
+    if os.geteuid() != 0:
+        return False
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs",
+                        where], capture_output=True)
+    return r.returncode == 0
+
+
+class NodeLocalStorage(StorageWorkdir):
+    """Node-local storage for real: every rank runs in its own mount namespace with a private
+    64 MiB tmpfs mounted on the target directory, and GPUACCEPT_FAKE_RANKS_PER_NODE=1 makes each
+    rank its own node. No rank sees rank 0's sub-directory, so each makes its own; the free-space
+    need is this node's (one rank's), which fits in 64 MiB where the four ranks' sum would not."""
+
+    def setUp(self):
+        super().setUp()
+        if not private_tmpfs_works(self.target):
+            self.skipTest("needs root and mount namespaces (unshare -m) to give each rank a private tmpfs")
+
+    def run_private(self, ranks, body, code):
+        campaign = self.write("local.yaml", "campaign: local\n" + body)
+        out = self.path("local.h5")
+        left = self.path("left")
+        os.mkdir(left)
+        # Each rank: a private tmpfs on the target, the run, then what it left there.
+        wrapper = ('mount -t tmpfs -o size=64m tmpfs "$0" || exit 99; "$@"; rc=$?; '
+                   'ls -A "$0" > "' + left + '/rank.$OMPI_COMM_WORLD_RANK"; exit $rc')
+        env = mpi_env()
+        env["GPUACCEPT_FAKE_RANKS_PER_NODE"] = "1"
+        cmd = ["mpirun", "--oversubscribe", "-x", "GPUACCEPT_FAKE_RANKS_PER_NODE", "-np", str(ranks),
+               "unshare", "-m", "--propagation", "private", "sh", "-c", wrapper, self.target,
+               BIN, "run", campaign, "--output", out]
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+        self.assertExit(result, code)
+        leftovers = {}
+        for name in os.listdir(left):
+            with open(os.path.join(left, name)) as f:
+                leftovers[name] = f.read()
+        self.assertEqual(sorted(leftovers), [f"rank.{r}" for r in range(ranks)])
+        self.assertEqual(set(leftovers.values()), {""}, "every rank's private directory is left empty")
+        self.assertEqual(os.listdir(self.target), [], "nothing reached the shared directory underneath")
+        return out, result
+
+    def test_each_node_works_in_its_own_directory(self):
+        mib = 1 << 20
+        out, result = self.run_private(4, f"""\
+defaults: {{dir: {self.target}, warmup: 0, iterations: 1}}
+benchmarks:
+  - benchmark: ior
+    params: {{transfer_size: 1M, block_size: 24M}}
+  - benchmark: mdtest
+    params: {{files: 20, write_bytes: 100, read_bytes: 100}}
+  - benchmark: checkpoint
+    params: {{total_bytes: 96M, chunk: 8M}}
+""", 0)
+        with h5py.File(out, "r") as f:
+            steps = steps_in_order(f)
+            self.assertEqual([text_attr(s, "benchmark") for s in steps], ["ior", "mdtest", "checkpoint"])
+            for step in steps:
+                self.assertEqual(text_attr(step, "status"), "ok", text_attr(step, "reason"))
+                per_rank = step["per_rank"][()]
+                self.assertTrue(np.all(per_rank["node_local_dir"] == 1), text_attr(step, "benchmark"))
+                self.assertTrue(np.all(per_rank["wrong_bytes" if "wrong_bytes" in per_rank.dtype.names
+                                                else "wrong_files"] == 0))
+            ior = steps[0]["per_rank"][()]
+            # The need is this node's: one rank's 24 MiB, not the four ranks' 96 MiB.
+            self.assertTrue(np.all(ior["space_needed"] == 24 * mib), ior["space_needed"])
+            self.assertTrue(np.all(ior["checked_bytes"] == 24 * mib))
+            ckpt = steps[2]["per_rank"][()]
+            self.assertTrue(np.all(ckpt["space_needed"] == 24 * mib), ckpt["space_needed"])
+
+    def test_a_node_without_room_fails_before_writing(self):
+        _, result = self.run_private(2, f"""\
+benchmarks:
+  - benchmark: ior
+    params: {{dir: {self.target}, transfer_size: 1M, block_size: 80M, iterations: 1, warmup: 0}}
+""", 3)
+        self.assertRegex(result.stdout, r"has 64(\.0)? MiB free, the step needs .* \(80(\.0)? MiB of data from the ranks of this "
+                                        r"node\); nothing was written")
+
+    def test_reading_another_nodes_files_is_refused(self):
+        _, result = self.run_private(2, f"""\
+defaults: {{dir: {self.target}, warmup: 0, iterations: 1}}
+benchmarks:
+  - benchmark: ior
+    params: {{transfer_size: 1M, block_size: 2M, reorder: true, reorder_offset: 1}}
+  - benchmark: mdtest
+    params: {{files: 5, task_offset: 1}}
+""", 3)
+        self.assertRegex(result.stdout, r"reorder \(reads shifted by 1 ranks\) makes rank \d read what rank \d wrote on "
+                                        r"another node, but .* is node-local storage")
+        self.assertRegex(result.stdout, r"task_offset: 1 makes rank \d read what rank \d wrote on another node")
+
+    def test_shared_directory_for_contrast(self):
+        # The same four fake nodes on one shared directory: every rank sees rank 0's
+        # sub-directory, and the need is all ranks' data.
+        out, _ = self.run_campaign(4, f"""\
+defaults: {{dir: {self.target}, warmup: 0, iterations: 1}}
+benchmarks:
+  - benchmark: ior
+    params: {{transfer_size: 1M, block_size: 2M}}
+""")
+        with h5py.File(out, "r") as f:
+            per_rank = steps_in_order(f)[0]["per_rank"][()]
+            self.assertTrue(np.all(per_rank["node_local_dir"] == 0))
+            self.assertTrue(np.all(per_rank["space_needed"] == 4 * 2 * (1 << 20)))
+        self.assertClean()
+
+
 class IorBandwidth(StorageWorkdir):
     def test_file_per_process_and_shared_two_ranks(self):
         out, result = self.run_campaign(2, f"""\

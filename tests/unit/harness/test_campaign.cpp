@@ -216,3 +216,63 @@ TEST(Campaign, ANamedSetExpandsToItsMembersInOrder) {
   EXPECT_NE(e.find("c.yaml:4:"), std::string::npos) << e;
   EXPECT_NE(e.find("or a set: llama70b, square"), std::string::npos) << e;
 }
+
+// A benchmark's own warmup/iterations defaults: below a campaign's `defaults:` and a step's own
+// values, above the global 2 and 10.
+TEST(Registry, ABenchmarkDeclaresItsOwnWarmupAndIterationDefaults) {
+  suites::Registry local;
+  suites::BenchmarkDef plain;
+  plain.name = "plain";
+  plain.summary = "global defaults";
+  suites::BenchmarkDef once = plain;
+  once.name = "once";
+  once.summary = "one iteration, no warm-up";
+  once.default_warmup = 0;
+  once.default_iterations = 1;
+  local.add(plain);
+  local.add(once);
+  const auto bound = [&](const std::string& text, std::size_t step, const char* name) {
+    const Campaign c = load_campaign(text, "c.yaml", local);
+    return std::get<std::int64_t>(c.entries.at(step).expanded.at(0).at(name));
+  };
+  const std::string two = "campaign: t\nbenchmarks:\n  - benchmark: plain\n  - benchmark: once\n";
+  EXPECT_EQ(bound(two, 0, suites::kWarmupParam), suites::kDefaultWarmup);
+  EXPECT_EQ(bound(two, 0, suites::kIterationsParam), suites::kDefaultIterations);
+  EXPECT_EQ(bound(two, 1, suites::kWarmupParam), 0);
+  EXPECT_EQ(bound(two, 1, suites::kIterationsParam), 1);
+  const std::string campaign_wide = "campaign: t\ndefaults: {iterations: 4}\nbenchmarks:\n  - benchmark: once\n";
+  EXPECT_EQ(bound(campaign_wide, 0, suites::kIterationsParam), 4);
+  EXPECT_EQ(bound(campaign_wide, 0, suites::kWarmupParam), 0);
+  const std::string own =
+      "campaign: t\ndefaults: {iterations: 4}\nbenchmarks:\n  - benchmark: once\n    params: {iterations: 3}\n";
+  EXPECT_EQ(bound(own, 0, suites::kIterationsParam), 3);
+  // The storage benchmarks declare IOR's -i 1.
+  for (const char* name : {"ior", "mdtest", "checkpoint"}) {
+    const suites::BenchmarkDef* def = registry().find(name);
+    ASSERT_NE(def, nullptr) << name;
+    EXPECT_EQ(def->default_warmup, 0) << name;
+    EXPECT_EQ(def->default_iterations, 1) << name;
+  }
+  suites::BenchmarkDef wrong = plain;
+  wrong.name = "wrong";
+  wrong.default_iterations = 0;
+  EXPECT_THROW(local.add(wrong), std::logic_error);
+}
+
+// A campaign names the directory under test once: `defaults: {dir: ...}` reaches every step
+// whose benchmark has `dir` (the storage ones), not the others; a step's own `dir` wins.
+TEST(Campaign, DefaultsNameTheStorageDirectoryOnce) {
+  const Campaign c = load(
+      "campaign: t\n"
+      "defaults: {dir: /scratch/a}\n"
+      "benchmarks:\n"
+      "  - benchmark: ior\n"
+      "  - benchmark: mdtest\n"
+      "    params: {dir: /scratch/b}\n"
+      "  - benchmark: gemm\n"
+      "    params: {m: 64, n: 32, k: 16}\n");
+  ASSERT_EQ(c.entries.size(), 3u);
+  EXPECT_EQ(std::get<std::string>(c.entries[0].expanded.at(0).at("dir")), "/scratch/a");
+  EXPECT_EQ(std::get<std::string>(c.entries[1].expanded.at(0).at("dir")), "/scratch/b");
+  EXPECT_EQ(c.entries[2].expanded.at(0).count("dir"), 0u);
+}

@@ -1,5 +1,6 @@
 // The data pattern: deterministic, different for every block of every file, and a verification
-// that finds a planted corrupted, misplaced, stale or zeroed block and says which it is.
+// that finds a planted corrupted (header or body), misplaced, stale, foreign or zeroed block
+// and says which it is; the Filler's header-only rewrites give the same bytes as a full fill.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -22,6 +23,8 @@ std::vector<std::byte> filled(const Pattern& p, const DataTag& tag, std::uint64_
   p.fill(v, tag, offset);
   return v;
 }
+
+std::string fmt_offset(std::uint64_t offset) { return "offset " + std::to_string(offset); }
 
 }  // namespace
 
@@ -46,7 +49,9 @@ TEST(Pattern, EveryBlockDiffersSoNothingCompressesOrDeduplicates) {
   EXPECT_EQ(blocks.size(), data.size() / kBlock);
   std::size_t zeros = 0;
   for (auto b : data) zeros += b == std::byte{0};
-  EXPECT_LT(zeros, data.size() / 128);  // about 1/256 of random bytes are zero
+  // About 1/256 of random bytes are zero, plus the small numbers of the headers (offset,
+  // file, rank, generation: about 20 zero bytes of 4096).
+  EXPECT_LT(zeros, data.size() / 64);
 }
 
 TEST(Pattern, AnyOffsetAndLengthAgreeWithTheWholeFile) {
@@ -80,7 +85,7 @@ TEST(Pattern, PlantedCorruptedBlockIsFound) {
   ASSERT_TRUE(v.first_wrong_offset);
   EXPECT_EQ(*v.first_wrong_offset, base + planted);
   EXPECT_NE(v.first_wrong.find("1 of 4096 bytes of the block at offset 163840 are wrong"), std::string::npos) << v.first_wrong;
-  EXPECT_NE(v.first_wrong.find("unrecognised data (corrupted)"), std::string::npos) << v.first_wrong;
+  EXPECT_NE(v.first_wrong.find("its own header over a wrong body (corrupted)"), std::string::npos) << v.first_wrong;
 }
 
 TEST(Pattern, EveryCorruptedBlockIsCounted) {
@@ -129,35 +134,125 @@ TEST(Pattern, StaleAndZeroBlocksAreNamed) {
   EXPECT_NE(zeros.first_wrong.find("zeros (never written, or a hole)"), std::string::npos) << zeros.first_wrong;
 }
 
-TEST(Pattern, AnotherFilesBlockIsNotMistakenForThisOnes) {
+TEST(Pattern, AnotherFilesBlockIsNamed) {
   const Pattern p(5);
   auto data = filled(p, {1, 1, 0}, 0, 2 * kBlock);
   const auto other_file = filled(p, {2, 2, 0}, kBlock, kBlock);
   std::memcpy(data.data() + kBlock, other_file.data(), kBlock);
   const auto v = p.verify(data, {1, 1, 0}, 0);
   EXPECT_EQ(v.wrong_blocks, 1u);
-  EXPECT_NE(v.first_wrong.find("unrecognised data"), std::string::npos) << v.first_wrong;
+  EXPECT_NE(v.first_wrong.find("what rank 2 wrote at offset 4096 of file 2 (misplaced data: another file)"),
+            std::string::npos) << v.first_wrong;
 }
 
-TEST(Pattern, DecodeGivesRankOffsetAndGeneration) {
+TEST(Pattern, ARightHeaderOverACorruptedBodyIsFound) {
+  const Pattern p(21);
+  const DataTag tag{4, 3, 2};
+  auto data = filled(p, tag, 0, 8 * kBlock);
+  // One byte deep in the body of block 5, and the last byte of block 6: headers untouched.
+  data[5 * kBlock + 2000] ^= std::byte{0x01};
+  data[7 * kBlock - 1] ^= std::byte{0x80};
+  const auto v = p.verify(data, tag, 0);
+  EXPECT_EQ(v.wrong_bytes, 2u);
+  EXPECT_EQ(v.wrong_blocks, 2u);
+  EXPECT_EQ(*v.first_wrong_offset, 5 * kBlock + 2000);
+  EXPECT_NE(v.first_wrong.find("its own header over a wrong body (corrupted)"), std::string::npos) << v.first_wrong;
+  // A body copied from another block (the same place in the ring, 1 MiB further) under this
+  // block's own header: the body is per file and generation, so another file's fails.
+  auto mine = filled(p, tag, 0, kBlock);
+  const auto theirs = filled(p, {5, 3, 2}, 0, kBlock);
+  std::memcpy(mine.data() + Pattern::kHeaderBytes, theirs.data() + Pattern::kHeaderBytes,
+              kBlock - Pattern::kHeaderBytes);
+  const auto w = p.verify(mine, tag, 0);
+  EXPECT_GT(w.wrong_bytes, 4000u);
+  EXPECT_NE(w.first_wrong.find("its own header over a wrong body"), std::string::npos) << w.first_wrong;
+}
+
+TEST(Pattern, ACorruptedHeaderIsFound) {
+  const Pattern p(21);
+  const DataTag tag{4, 3, 2};
+  for (std::size_t at = 0; at < Pattern::kHeaderBytes; ++at) {
+    auto data = filled(p, tag, 0, 2 * kBlock);
+    data[kBlock + at] ^= std::byte{0x10};
+    const auto v = p.verify(data, tag, 0);
+    ASSERT_EQ(v.wrong_bytes, 1u) << at;
+    EXPECT_EQ(*v.first_wrong_offset, kBlock + at);
+    EXPECT_NE(v.first_wrong.find("unrecognised data (corrupted)"), std::string::npos) << at << v.first_wrong;
+  }
+}
+
+TEST(Pattern, ABlockFromTheSamePlaceOfTheRingIsStillMisplaced) {
+  // Blocks 1 MiB apart share their body; the header tells them apart.
+  const Pattern p(8);
+  const DataTag tag{0, 1, 0};
+  auto data = filled(p, tag, 0, 2 * kBlock);
+  const auto far = filled(p, tag, Pattern::kRingBytes + kBlock, kBlock);
+  std::memcpy(data.data() + kBlock, far.data(), kBlock);
+  const auto v = p.verify(data, tag, 0);
+  EXPECT_EQ(v.wrong_blocks, 1u);
+  EXPECT_LE(v.wrong_bytes, 16u) << "only the offset and check words differ";
+  EXPECT_NE(v.first_wrong.find(fmt_offset(Pattern::kRingBytes + kBlock)), std::string::npos) << v.first_wrong;
+  EXPECT_NE(v.first_wrong.find("(misplaced data)"), std::string::npos) << v.first_wrong;
+}
+
+TEST(Pattern, BodiesDifferWithinARingAndBetweenFiles) {
+  const Pattern p(2);
+  const auto a = filled(p, {0, 0, 0}, 0, Pattern::kRingBytes);
+  const auto b = filled(p, {1, 0, 0}, 0, Pattern::kRingBytes);
+  const auto c = filled(p, {0, 0, 1}, 0, Pattern::kRingBytes);
+  std::set<std::string> bodies;
+  for (const auto* v : {&a, &b, &c})
+    for (std::size_t at = 0; at < v->size(); at += kBlock)
+      bodies.insert(std::string(reinterpret_cast<const char*>(v->data() + at + Pattern::kHeaderBytes),
+                                kBlock - Pattern::kHeaderBytes));
+  EXPECT_EQ(bodies.size(), 3 * Pattern::kRingBlocks);
+}
+
+TEST(Pattern, FillerRewritesHeadersOnlyAndMatchesAFullFill) {
+  const Pattern p(77);
+  const DataTag tag{3, 2, 1};
+  gpuaccept::io::Filler filler(p, tag);
+  std::vector<std::byte> a(Pattern::kRingBytes), b(Pattern::kRingBytes);
+  // Sequential 1 MiB transfers through two buffers: two full fills, then headers only.
+  for (std::uint64_t t = 0; t < 8; ++t) {
+    auto& buffer = t % 2 ? b : a;
+    filler.fill(buffer, t * Pattern::kRingBytes);
+    ASSERT_EQ(buffer, filled(p, tag, t * Pattern::kRingBytes, buffer.size())) << t;
+    ASSERT_TRUE(p.verify(buffer, tag, t * Pattern::kRingBytes).ok()) << t;
+  }
+  EXPECT_EQ(filler.full_fills(), 2u);
+  // Another place of the ring, another length, a misaligned offset: full fills, still right.
+  filler.fill(a, 3 * kBlock);
+  EXPECT_EQ(a, filled(p, tag, 3 * kBlock, a.size()));
+  std::span<std::byte> shorter(b.data(), 64 * kBlock);
+  filler.fill(shorter, 0);
+  EXPECT_TRUE(std::equal(shorter.begin(), shorter.end(), filled(p, tag, 0, shorter.size()).begin()));
+  filler.fill(shorter, 100);
+  EXPECT_TRUE(std::equal(shorter.begin(), shorter.end(), filled(p, tag, 100, shorter.size()).begin()));
+  EXPECT_EQ(filler.full_fills(), 5u);
+}
+
+TEST(Pattern, DecodeReadsTheHeader) {
   const Pattern p(123);
-  for (std::uint32_t rank : {0u, 1u, 499999u}) {
-    for (std::uint64_t block : {0ull, 1ull, 123456789ull}) {
+  for (std::uint32_t rank : {0u, 1u, 4000000000u}) {
+    for (std::uint64_t block : {0ull, 1ull, 123456789123ull}) {
       const auto data = filled(p, {9, rank, 6}, block * kBlock, kBlock);
-      const auto o = p.decode(data, 0, 9, 6);
+      const auto o = p.decode(data, 0);
       ASSERT_TRUE(o);
+      EXPECT_EQ(o->file, 9u);
       EXPECT_EQ(o->rank, rank);
       EXPECT_EQ(o->offset, block * kBlock);
       EXPECT_EQ(o->generation, 6u);
-      // Part of a block decodes too, from a few words on.
-      const auto part = std::span(data).subspan(1000, 100);
-      ASSERT_TRUE(p.decode(part, 1000, 9, 6));
+      EXPECT_TRUE(p.decode(std::span(data).first(Pattern::kHeaderBytes), 0)) << "the header alone";
+      EXPECT_FALSE(p.decode(std::span(data).subspan(1000, 100), 1000)) << "no header in it";
+      EXPECT_FALSE(Pattern(124).decode(data, 0)) << "another seed's data";
     }
   }
   std::vector<std::byte> noise(kBlock);
   std::mt19937 random(3);
   for (auto& b : noise) b = static_cast<std::byte>(random());
-  EXPECT_FALSE(p.decode(noise, 0, 9, 6));
+  EXPECT_FALSE(p.decode(noise, 0));
+  EXPECT_FALSE(p.decode(std::vector<std::byte>(kBlock), 0)) << "zeros";
 }
 
 TEST(Pattern, MergeKeepsTheFirstProblem) {
