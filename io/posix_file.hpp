@@ -13,6 +13,8 @@ namespace gpuaccept::io {
 class AlignedBuffer {
  public:
   static constexpr std::size_t kAlignment = 4096;
+  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  static constexpr std::size_t kHugeFrom = std::size_t{256} << 10;  // buffers from here on: huge pages
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t bytes);
   AlignedBuffer(AlignedBuffer&& other) noexcept;
