@@ -506,7 +506,10 @@ int command_show(const std::string& path, const std::string& step_id, std::size_
   if (run.ranks.size() > max_rows) std::cout << fmt::format("  ... {} more ranks\n", run.ranks.size() - max_rows);
   std::cout << fmt::format("steps     {}\n", file.steps.size());
   for (const auto& s : file.steps) {
-    std::cout << fmt::format("  {:<27} {:<9} {:<10} {}\n", s.id, to_string(s.status), s.benchmark, format_params(s.params));
+    // The parameters that tell steps apart (not at their default); `--step ID` shows them all.
+    const Params shown = without_defaults(s.params, suites::Registry::instance().defaults(s.benchmark));
+    std::cout << fmt::format("  {:<27} {:<9} {:<10} {}\n", s.id, to_string(s.status), s.benchmark,
+                             shown.empty() ? std::string("(all defaults)") : format_params(shown));
     if (auto h = headline_of(s); !h.empty()) std::cout << fmt::format("  {:<27} {}\n", "", h);
   }
   return 0;

@@ -30,7 +30,8 @@ std::vector<Step> plan(const Campaign& campaign, const suites::Registry& registr
         s.repetition = rep;
         // The id hashes what tells this step apart: its parameters that differ from the
         // benchmark's defaults (a parameter added later, at its default, changes no id).
-        s.id = step_id(s.benchmark, without_defaults(s.params, registry.defaults(s.benchmark)), rep);
+        s.configuration = without_defaults(s.params, registry.defaults(s.benchmark));
+        s.id = step_id(s.benchmark, s.configuration, rep);
         // The same parameter set listed twice would be the same step: run it once.
         if (!seen.insert(s.id).second) continue;
         s.where = entry.where;
@@ -76,7 +77,8 @@ std::string format_plan(const Campaign& campaign, const std::vector<Step>& steps
                                 campaign.system, campaign.phase.empty() ? "" : " (" + campaign.phase + ")",
                                 steps.size(), ranks, kernels::to_string(backend));
   if (!campaign.contract_path.empty()) out += fmt::format("contract {}\n", campaign.contract_path);
-  out += fmt::format("{:>5}  {:<27}  {:>4}  {:>9}  {}\n", "step", "id", "rep", "estimate", "parameters");
+  out += fmt::format("{:>5}  {:<27}  {:>4}  {:>9}  {}\n", "step", "id", "rep", "estimate",
+                     "parameters (those not at their default; `gpuaccept list BENCHMARK` shows the defaults)");
   double total = 0;
   std::size_t skipped = 0;
   for (const auto& s : steps) {
@@ -84,7 +86,7 @@ std::string format_plan(const Campaign& campaign, const std::vector<Step>& steps
     total += s.estimate_seconds;
     out += fmt::format("{:>5}  {:<27}  {:>4}  {:>9}  {}\n", s.index + 1, s.id, s.repetition,
                        s.not_applicable.empty() ? format_duration(s.estimate_seconds) : "skip",
-                       format_params(s.params));
+                       s.configuration.empty() ? std::string("(all defaults)") : format_params(s.configuration));
   }
   if (skipped)
     out += fmt::format("{} step(s) not applicable on the {} backend will be recorded as skipped\n", skipped,

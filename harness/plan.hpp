@@ -16,7 +16,8 @@ struct Step {
   std::size_t index = 0;  // 0-based position in the plan
   std::string id;
   std::string benchmark;
-  Params params;
+  Params params;         // every parameter, defaults included (what is stored)
+  Params configuration;  // those that differ from the benchmark's defaults (what the id hashes)
   int repetition = 0;
   double estimate_seconds = 0;
   std::string not_applicable;  // why it will be skipped on the planned backend ("" = it runs)
@@ -24,7 +25,8 @@ struct Step {
 };
 
 // "gemm-" followed by 16 hex digits of a 64-bit FNV-1a hash of the benchmark name, the
-// canonical parameter text and the repetition index.
+// canonical text of `params` and the repetition index. plan() passes the parameters that
+// differ from the benchmark's defaults.
 std::string step_id(std::string_view benchmark, const Params& params, int repetition);
 
 // Steps in campaign order, repetitions of a whole campaign one after another (so that a

@@ -647,6 +647,10 @@ class Cli(Workdir):
         self.assertGreater(len(ids), 2)
         again = cli("plan", os.path.join(SOURCE, "configs/local.yaml"), "--ranks", "2")
         self.assertEqual(ids, re.findall(r"\b(?:gemm|allreduce)-[0-9a-f]{16}\b", again.stdout))
+        # A row shows the parameters that differ from the defaults (local.yaml's fp64 GEMM sets
+        # dtype and timeout; m, n, k = 1024 are gemm's defaults), not all twenty of them.
+        self.assertRegex(plan.stdout, r"(?m)^\s+1\s+gemm-[0-9a-f]{16}\s+0\s+\S+ s\s+dtype=fp64 timeout=120$")
+        self.assertNotIn("check_samples=", plan.stdout)
 
 
 if __name__ == "__main__":
