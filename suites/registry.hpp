@@ -33,7 +33,7 @@ struct ParamSpec {
   std::vector<std::string> choices;   // for text parameters: the accepted values
   // Named sets of choices: a campaign value naming a set stands for all its members, in order
   // (gemm `shape: square` is square-1024 ... square-16384, one step each).
-  std::map<std::string, std::vector<std::string>> sets;
+  std::map<std::string, std::vector<std::string>> sets = {};  // "= {}": aggregate initialisers may leave it out
 };
 
 struct MetricSpec {
