@@ -16,6 +16,7 @@
 #include <iostream>
 #include <optional>
 #include <set>
+#include <span>
 
 #include "harness/campaign.hpp"
 #include "harness/execute.hpp"
@@ -155,15 +156,21 @@ struct CheckOptions {
 // Reads a results file and the contract that judges it (given, or stored in the file), and
 // adds the steps the stored campaign plans but the file lacks as missing.
 struct Judged {
-  ResultsFile file;
+  ResultsFile file;  // its steps are moved to `steps`
   Contract contract;
   std::string source;  // where the contract came from; "" when there is none
-  std::vector<StepResult> steps;
+  std::vector<StepResult> steps;  // the file's steps, then the planned steps it lacks (missing)
+  std::size_t stored = 0;         // how many of `steps` the file holds
+  std::span<const StepResult> stored_steps() const { return {steps.data(), stored}; }
 };
+
+// Evaluation and reports read the communicators' group_ranks; every other sample set stays in
+// the file (at full scale they are most of it) until a report draws or exports it.
+ReadOptions judged_read_options() { return ReadOptions{SampleLoading::listed, {"group_ranks"}}; }
 
 Judged load_judged(const std::string& path, const std::string& contract_override) {
   Judged j;
-  j.file = read_results(path);
+  j.file = read_results(path, judged_read_options());
   for (const auto& note : j.file.notes) std::cerr << "gpuaccept: note: " << note << '\n';
   if (!contract_override.empty()) {
     j.contract = load_contract(read_text_file(contract_override), contract_override);
@@ -175,7 +182,9 @@ Judged load_judged(const std::string& path, const std::string& contract_override
   validate(j.contract, suites::Registry::instance().catalog());
   // Steps the stored campaign plans but the file lacks are judged as missing, not ignored. A
   // file without a stored campaign (written by another tool) has nothing to re-plan.
-  j.steps = j.file.steps;
+  j.steps = std::move(j.file.steps);
+  j.file.steps.clear();
+  j.stored = j.steps.size();
   if (j.file.run.campaign_yaml.empty()) return j;
   try {
     const std::string& system = j.file.run.system_yaml;
@@ -211,7 +220,7 @@ int command_check(const CheckOptions& o) {
   const Judged j = load_judged(o.path, o.contract);
   const RunInfo& run = j.file.run;
   std::cout << fmt::format("results {}: campaign {} on {}, {} rank(s), {} step(s), {}\n", o.path, run.campaign,
-                           run.system, run.rank_count, j.file.steps.size(),
+                           run.system, run.rank_count, j.stored,
                            run.end_time > 0 ? "complete" : "INCOMPLETE (the run did not finish)");
   if (j.source.empty()) std::cout << "no contract given or stored: only correctness and step status are judged\n";
   else std::cout << fmt::format("contract {} from {}\n", j.contract.name, j.source);
@@ -254,7 +263,7 @@ ParamDefaults param_defaults_of_registry() {
 }
 
 RunMetrics metrics_of_file(const std::string& path, const std::vector<std::string>& only_metrics) {
-  const ResultsFile file = read_results(path);
+  const ResultsFile file = read_results(path, ReadOptions{SampleLoading::listed, {}});
   for (const auto& note : file.notes) std::cerr << "gpuaccept: note: " << note << '\n';
   return extract_metrics(path, file.run, file.steps, point_keys_of_registry(), only_metrics,
                          param_defaults_of_registry());
@@ -392,7 +401,8 @@ int command_report(const ReportCli& o) {
   options.today = checked_date(o.check.as_of);
   const Judged j = load_judged(o.check.path, o.check.contract);
   if (!o.step.empty()) {
-    const bool found = std::any_of(j.file.steps.begin(), j.file.steps.end(), [&](const StepResult& s) { return s.id == o.step; });
+    const auto stored = j.stored_steps();
+    const bool found = std::any_of(stored.begin(), stored.end(), [&](const StepResult& s) { return s.id == o.step; });
     if (!found)
       throw InputError(fmt::format("{}: no step with id '{}' (run `gpuaccept show {}` for the list)", o.check.path, o.step,
                                    o.check.path));
@@ -406,13 +416,14 @@ int command_report(const ReportCli& o) {
     const PointKeys keys = point_keys_of_registry();
     std::vector<RunMetrics> baseline = metrics_of_patterns(o.baseline, o.check.path, {});
     if (baseline.empty()) throw InputError("report --baseline: no readable baseline run (other than this one)");
-    history = compare_to_baseline(std::move(baseline), extract_metrics(o.check.path, j.file.run, j.file.steps, keys, {},
+    history = compare_to_baseline(std::move(baseline), extract_metrics(o.check.path, j.file.run, j.steps, keys, {},
                                                                                  param_defaults_of_registry()),
                                   compare);
   }
   if (!o.quiet) print_verdict(std::cout, verdict, PrintOptions{use_color(o.check.color)});
   ReportInput in;
   in.results_path = o.check.path;
+  in.samples_from = j.file.path.string();
   in.run = &j.file.run;
   in.steps = &j.steps;
   in.verdict = &verdict;
@@ -424,7 +435,7 @@ int command_report(const ReportCli& o) {
   if (!o.junit.empty()) write_output(o.junit, "JUnit XML", [&](std::ostream& out) { write_junit(out, in); });
   if (!o.json.empty()) write_output(o.json, "JSON export", [&](std::ostream& out) { write_json(out, in, o.step); });
   if (!o.csv.empty()) {
-    for (const auto& s : j.file.steps) {
+    for (const auto& s : j.stored_steps()) {
       if (s.id != o.step) continue;
       const Table& t = o.table == "points" ? s.points : s.per_rank;
       if (t.columns.empty())
@@ -460,7 +471,8 @@ void print_table(const Table& t, std::size_t max_rows) {
 }
 
 int command_show(const std::string& path, const std::string& step_id, std::size_t max_rows) {
-  const ResultsFile file = read_results(path);
+  // Samples are listed by name and shape only: their values stay in the file.
+  const ResultsFile file = read_results(path, ReadOptions{SampleLoading::listed, {}});
   for (const auto& note : file.notes) std::cerr << "gpuaccept: note: " << note << '\n';
   const RunInfo& run = file.run;
   if (!step_id.empty()) {

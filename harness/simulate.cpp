@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include "io/checkpoint.hpp"
 #include "io/mdtest.hpp"
 #include "harness/plan.hpp"
+#include "harness/simulate_common.hpp"
 #include "harness/simulate_suites.hpp"
 #include "harness/version.hpp"
 #include "results/stats.hpp"
@@ -32,7 +34,7 @@ namespace gpuaccept::harness {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNaN = kSimulatedNaN;
 // Share of the data-sheet peak a large GEMM reaches (cuBLASLt on H100/B200 sustains 70-80%).
 constexpr double kGemmEfficiency = 0.75;
 
@@ -43,7 +45,7 @@ double wall_seconds() {
 // Per-node and per-GPU factors from the faults, dense for speed at 500,000 GPUs.
 struct FaultMap {
   std::vector<float> gpu_rate;  // per global GPU
-  std::vector<char> node_dead;  // per node
+  std::vector<int> dead_nodes;  // ascending
   std::vector<float> nic_rate;  // per node: its NICs' rate (degraded_link without a peer)
   std::map<std::pair<int, int>, double>
       link_rate;                    // (a < b): the path between two nodes (degraded_link a-peer)
@@ -60,7 +62,6 @@ struct FaultMap {
 FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults) {
   FaultMap m;
   m.gpu_rate.assign(static_cast<std::size_t>(s.total_gpus()), 1.0f);
-  m.node_dead.assign(static_cast<std::size_t>(s.nodes), 0);
   m.nic_rate.assign(static_cast<std::size_t>(s.nodes), 1.0f);
   m.storage_rate.assign(static_cast<std::size_t>(s.nodes), 1.0f);
   for (const auto& f : faults) {
@@ -74,7 +75,7 @@ FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults)
           m.gpu_rate[first + static_cast<std::size_t>(g)] *= static_cast<float>(f.factor);
         break;
       case FaultKind::dead_node:
-        m.node_dead[static_cast<std::size_t>(f.node)] = 1;
+        m.dead_nodes.push_back(f.node);
         break;
       case FaultKind::degraded_link:
         if (f.peer < 0) {
@@ -96,55 +97,9 @@ FaultMap fault_map(const SystemDescription& s, const std::vector<Fault>& faults)
       }
     }
   }
+  std::sort(m.dead_nodes.begin(), m.dead_nodes.end());
+  m.dead_nodes.erase(std::unique(m.dead_nodes.begin(), m.dead_nodes.end()), m.dead_nodes.end());
   return m;
-}
-
-double param_number(const Params& p, const char* name) {
-  const auto it = p.find(name);
-  if (it == p.end()) return 0;
-  return as_number(it->second).value_or(0);
-}
-
-std::string param_text(const Params& p, const char* name) {
-  const auto it = p.find(name);
-  return it != p.end() && std::holds_alternative<std::string>(it->second) ? std::get<std::string>(it->second)
-                                                                          : "";
-}
-
-void mark_dead_ranks(StepResult& r, const SystemDescription& s, const FaultMap& faults) {
-  Column* status = r.per_rank.find("status");
-  for (int node = 0; node < s.nodes; ++node) {
-    if (!faults.node_dead[static_cast<std::size_t>(node)]) continue;
-    for (int g = 0; g < s.gpus_per_node; ++g) {
-      const std::size_t row = static_cast<std::size_t>(node) * static_cast<std::size_t>(s.gpus_per_node) +
-                              static_cast<std::size_t>(g);
-      status->values[row] = static_cast<double>(Status::error);
-      for (auto& c : r.per_rank.columns)
-        if (c.name != "rank" && c.name != "status") c.values[row] = kNaN;
-      r.rank_messages[row] =
-          fmt::format("rank {} on {}: no response (simulated dead node)", row, simulated_host(node));
-    }
-    if (r.status != Status::error) {
-      r.status = Status::error;
-      r.reason = fmt::format("rank {} on {}: no response (simulated dead node)",
-                             static_cast<long long>(node) * s.gpus_per_node, simulated_host(node));
-    }
-  }
-}
-
-// Every rank's row: rank, status, then the benchmark's declared metrics (NaN unless set).
-void per_rank_columns(StepResult& r, const suites::BenchmarkDef& def, std::size_t n) {
-  r.per_rank.column("rank", "", true).values.resize(n);
-  r.per_rank.column("status", "", true).values.assign(n, 0.0);
-  for (const auto& m : def.rank_metrics)
-    r.per_rank.column(m.name, m.unit, false, m.better).values.assign(n, kNaN);
-  auto& rank = r.per_rank.columns[0].values;
-  r.ranks.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    rank[i] = static_cast<double>(i);
-    r.ranks[i] = static_cast<std::int32_t>(i);
-  }
-  r.rank_messages.assign(n, "");
 }
 
 void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemDescription& s,
@@ -188,7 +143,7 @@ void simulate_gemm(StepResult& r, const suites::BenchmarkDef& def, const SystemD
     error_ratio[i] = 0.01;
     sdc[i] = 0;
   }
-  mark_dead_ranks(r, s, faults);
+  mark_dead_nodes(r, s.gpus_per_node, faults.dead_nodes);
 }
 
 // Group-to-group spread of a collective's time (identical node pairs measured by nccl-tests
@@ -573,7 +528,7 @@ double simulate_collective(StepResult& r, const suites::BenchmarkDef& def, colle
     members.values.insert(members.values.end(), members.cols - g.ranks.size(), -1.0);
   }
   r.samples.push_back(std::move(members));
-  mark_dead_ranks(r, s, faults);
+  mark_dead_nodes(r, s.gpus_per_node, faults.dead_nodes);
   double total = 0;
   for (const auto& [round, seconds] : round_seconds) total += seconds;
   return total;
@@ -701,7 +656,7 @@ double simulate_ior(StepResult& r, const suites::BenchmarkDef& def, const System
     t.column("stonewall_transfers", "", true).values.push_back(0);
     t.column("wrong_bytes", "B", true, Better::lower).values.push_back(0);
   }
-  mark_dead_ranks(r, s, faults);
+  mark_dead_nodes(r, s.gpus_per_node, faults.dead_nodes);
   const double one = median_or_nan(w.time) + (read ? median_or_nan(rd.time) : 0.0);
   return std::isfinite(one) ? one * (iterations + warmup) : 0;
 }
@@ -758,7 +713,7 @@ double simulate_mdtest(StepResult& r, const suites::BenchmarkDef& def, const Sys
   const double file_blocks = std::ceil(param_number(r.params, "write_bytes") / 4096.0) * 4096.0;
   set_shared_storage(r, n, files * file_blocks * static_cast<double>(n) +
                                directories * 4096.0 * (unique ? static_cast<double>(n) : 1.0));
-  mark_dead_ranks(r, s, faults);
+  mark_dead_nodes(r, s.gpus_per_node, faults.dead_nodes);
   return seconds;
 }
 
@@ -824,7 +779,7 @@ double simulate_checkpoint(StepResult& r, const suites::BenchmarkDef& def, const
     t.column("restore_bw", "GB/s", false, Better::higher).values.push_back(rd.bw[at]);
     t.column("wrong_bytes", "B", true, Better::lower).values.push_back(0);
   }
-  mark_dead_ranks(r, s, faults);
+  mark_dead_nodes(r, s.gpus_per_node, faults.dead_nodes);
   const double one = median_or_nan(w.time) + median_or_nan(rd.time);
   return std::isfinite(one) ? one * (iterations + warmup) : 0;
 }

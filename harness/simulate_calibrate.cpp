@@ -35,7 +35,7 @@ std::string describe(const Calibration& c, const char* unit, std::size_t count, 
 
 ModelCalibration load_calibration(const std::string& path, const SystemDescription& system,
                                   const sim::Topology& topology) {
-  const ResultsFile file = read_results(path);
+  const ResultsFile file = read_results(path, ReadOptions{SampleLoading::listed, {}});  // tables only
   ModelCalibration out;
   std::map<std::string, std::vector<double>> gemm, stream, hostcopy, p2p;
   std::map<std::string, std::vector<double>> client[2];  // write, read: per host, the sum of its ranks' shares

@@ -1,12 +1,13 @@
 #include "harness/simulate_suites.hpp"
 
+#include "harness/simulate_common.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <set>
 
 #include "kernels/burnin.hpp"
 #include "kernels/hostcopy.hpp"
@@ -23,7 +24,7 @@ namespace gpuaccept::harness {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNaN = kSimulatedNaN;
 
 // ---- model constants (docs/simulation.md, "Per-GPU and per-node steps", gives each source) ----
 // STREAM-class kernels reach about 90 % of the HBM data-sheet bandwidth on NVIDIA data-centre
@@ -61,24 +62,13 @@ constexpr double kTrainComputeEfficiency = 0.40;
 constexpr double kBackwardShare = 2.0 / 3.0;
 constexpr double kTrainStepSpread = 0.005;
 
-double param_number(const Params& p, const char* name) {
-  const auto it = p.find(name);
-  if (it == p.end()) return 0;
-  return as_number(it->second).value_or(0);
-}
-
-std::string param_text(const Params& p, const char* name) {
-  const auto it = p.find(name);
-  return it != p.end() && std::holds_alternative<std::string>(it->second) ? std::get<std::string>(it->second) : "";
-}
-
 double median_of(std::vector<double> v) { return v.empty() ? kNaN : stats::median(v); }
 
 // The faults as the steps here need them: few, so kept sparse.
 struct Faults {
   std::map<long long, double> slow_gpu;   // global GPU -> rate
   std::map<int, double> throttling;       // node -> final clock share
-  std::set<int> dead;
+  std::vector<int> dead;  // ascending
   std::map<int, double> nic;              // node -> NIC rate
   std::vector<std::pair<std::pair<int, int>, double>> links;
   explicit Faults(const std::vector<Fault>& faults, int gpus_per_node) {
@@ -93,7 +83,7 @@ struct Faults {
           if (!fresh) it->second *= f.factor;
           break;
         }
-        case FaultKind::dead_node: dead.insert(f.node); break;
+        case FaultKind::dead_node: dead.push_back(f.node); break;
         case FaultKind::degraded_link:
           if (f.peer < 0) {
             auto [it, fresh] = nic.emplace(f.node, f.factor);
@@ -104,7 +94,10 @@ struct Faults {
           break;
         default: break;  // storage faults (and kinds added later) do not reach these steps
       }
+    std::sort(dead.begin(), dead.end());
+    dead.erase(std::unique(dead.begin(), dead.end()), dead.end());
   }
+  bool is_dead(int node) const { return std::binary_search(dead.begin(), dead.end(), node); }
   double gpu(long long g) const {
     const auto it = slow_gpu.find(g);
     return it == slow_gpu.end() ? 1.0 : it->second;
@@ -115,41 +108,7 @@ struct Faults {
   }
 };
 
-// Every rank's row: rank, status, then the benchmark's declared metrics (NaN unless set).
-void per_rank_columns(StepResult& r, const suites::BenchmarkDef& def, std::size_t n) {
-  r.per_rank.column("rank", "", true).values.resize(n);
-  r.per_rank.column("status", "", true).values.assign(n, 0.0);
-  for (const auto& m : def.rank_metrics) r.per_rank.column(m.name, m.unit, false, m.better).values.assign(n, kNaN);
-  auto& rank = r.per_rank.columns[0].values;
-  r.ranks.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    rank[i] = static_cast<double>(i);
-    r.ranks[i] = static_cast<std::int32_t>(i);
-  }
-  r.rank_messages.assign(n, "");
-}
-
 std::vector<double>& metric(StepResult& r, const std::string& name) { return r.per_rank.find(name)->values; }
-
-// A dead node's ranks never answer: error, no figures; the step is an error.
-void mark_dead(StepResult& r, const SystemDescription& s, const Faults& f) {
-  Column* status = r.per_rank.find("status");
-  for (int node : f.dead) {
-    for (int g = 0; g < s.gpus_per_node; ++g) {
-      const auto row = static_cast<std::size_t>(node) * static_cast<std::size_t>(s.gpus_per_node) +
-                       static_cast<std::size_t>(g);
-      status->values[row] = static_cast<double>(Status::error);
-      for (auto& c : r.per_rank.columns)
-        if (c.name != "rank" && c.name != "status") c.values[row] = kNaN;
-      r.rank_messages[row] = fmt::format("rank {} on {}: no response (simulated dead node)", row, simulated_host(node));
-    }
-    if (r.status != Status::error) {
-      r.status = Status::error;
-      r.reason = fmt::format("rank {} on {}: no response (simulated dead node)",
-                             static_cast<long long>(node) * s.gpus_per_node, simulated_host(node));
-    }
-  }
-}
 
 // The per-rank iteration times the real run gathers (`iterations` columns, NaN where a rank timed
 // fewer), filled by `time(rank, iteration)`.
@@ -225,7 +184,7 @@ double simulate_stream(StepResult& r, const suites::BenchmarkDef& def, const Sui
   }
   if (iterations > 0) r.samples.push_back(std::move(iteration_time));
   r.samples.push_back(std::move(kernel_time));
-  mark_dead(r, s, f);
+  mark_dead_nodes(r, s.gpus_per_node, f.dead);
   return 0.05 + slowest * passes_of(r.params);
 }
 
@@ -315,7 +274,7 @@ double simulate_hostcopy(StepResult& r, const suites::BenchmarkDef& def, const S
   }
   if (iterations > 0) r.samples.push_back(std::move(first_times));
   if (copy_time.rows > 0) r.samples.push_back(std::move(copy_time));
-  mark_dead(r, s, f);
+  mark_dead_nodes(r, s.gpus_per_node, f.dead);
   return 0.5 + slowest * passes_of(r.params);
 }
 
@@ -369,7 +328,7 @@ double simulate_p2p(StepResult& r, const suites::BenchmarkDef& def, const SuiteM
   auto& wrong = metric(r, "wrong");
   auto& gpus = metric(r, "gpus");
   for (int node = 0; node < s.nodes; ++node) {
-    const bool dead = f.dead.count(node) > 0;
+    const bool dead = f.is_dead(node);
     for (int a = 0; a < g; ++a)
       for (int b = 0; b < g; ++b) {
         if (a == b) continue;
@@ -402,7 +361,7 @@ double simulate_p2p(StepResult& r, const suites::BenchmarkDef& def, const SuiteM
   if (iterations > 0)
     r.samples.push_back(iteration_samples(n, iterations, [](std::size_t, std::size_t) { return kNaN; }));
   for (auto& x : matrices) r.samples.push_back(std::move(x));
-  mark_dead(r, s, f);
+  mark_dead_nodes(r, s.gpus_per_node, f.dead);
   // Local rank 0 of every node at once: 6 copies per link and the chases.
   const double bytes = param_number(r.params, "bytes");
   return 1.0 + g * (g - 1) *
@@ -567,7 +526,7 @@ double simulate_burnin(StepResult& r, const suites::BenchmarkDef& def, const Sui
   }
   if (iterations > 0) r.samples.push_back(std::move(calibration));
   for (auto& x : series) r.samples.push_back(std::move(x));
-  mark_dead(r, s, f);
+  mark_dead_nodes(r, s.gpus_per_node, f.dead);
   return duration + 5.0;
 }
 
@@ -698,7 +657,7 @@ double simulate_train(StepResult& r, const suites::BenchmarkDef& def, const Suit
   }
   if (iterations > 0) r.samples.push_back(std::move(times));
   // The real run's `loss` curve is not stored: a simulated loss would be invented.
-  mark_dead(r, s, f);
+  mark_dead_nodes(r, s.gpus_per_node, f.dead);
   return passes_of(r.params) * step + 0.2;
 }
 
@@ -738,7 +697,7 @@ double simulate_external(StepResult& r, const suites::BenchmarkDef& def, const S
     r.samples.push_back(iteration_samples(n, iterations, [&](std::size_t, std::size_t i) { return i == 0 ? seconds : kNaN; }));
   r.output = fmt::format("(simulated: the command was not run; figures from the step's simulate parameter: {})\n",
                          param_text(r.params, "simulate"));
-  mark_dead(r, m.system, f);
+  mark_dead_nodes(r, m.system.gpus_per_node, f.dead);
   return std::isfinite(seconds) ? seconds : 0;
 }
 

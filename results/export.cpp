@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "results/report.hpp"
+#include "results/store.hpp"
 
 namespace gpuaccept {
 
@@ -38,13 +39,17 @@ json table_json(const Table& t) {
   return {{"rows", t.rows()}, {"columns", std::move(columns)}};
 }
 
-json step_json(const StepResult& s) {
+// `samples_from`: the file to read the sample sets from that `s` holds without values.
+json step_json(const StepResult& s, const std::string& samples_from) {
   json params = json::object();
   for (const auto& [k, v] : s.params) params[k] = param_json(v);
   json samples = json::array();
   for (const auto& smp : s.samples) {
     json values = json::array();
-    for (double v : smp.values) values.push_back(number(v));
+    const std::vector<double> read = smp.loaded() || samples_from.empty()
+                                         ? std::vector<double>{}
+                                         : read_sample_values(samples_from, s.id, smp.name);
+    for (double v : smp.loaded() ? smp.values : read) values.push_back(number(v));
     samples.push_back({{"name", smp.name}, {"unit", smp.unit}, {"row_axis", smp.row_axis}, {"col_axis", smp.col_axis},
                        {"rows", smp.rows}, {"cols", smp.cols}, {"values", std::move(values)}});
   }
@@ -119,7 +124,7 @@ void write_json(std::ostream& out, const ReportInput& in, const std::string& ste
     ranks.push_back({{"rank", r.rank}, {"host", r.host}, {"local_rank", r.local_rank}, {"device", r.device}, {"uuid", r.uuid}});
   json steps = json::array();
   for (const auto& s : *in.steps)
-    if (step_id.empty() || s.id == step_id) steps.push_back(step_json(s));
+    if (step_id.empty() || s.id == step_id) steps.push_back(step_json(s, in.samples_from));
   json doc = {
       {"format", "gpuaccept-export-1"},
       {"results", in.results_path},

@@ -24,6 +24,10 @@ struct ReportInput {
   const Contract* contract = nullptr;        // for the bounds drawn in plots; may be null
   std::string contract_source;               // where the contract came from; "" when none
   const RegressionReport* history = nullptr; // nightly trend, when a baseline was given
+  // The file to read the sample sets from that the steps hold without values (read_results with
+  // SampleLoading::listed): the HTML timelines and the JSON export read them one at a time.
+  // "" when the steps hold all of theirs.
+  std::string samples_from;
 };
 
 struct HtmlOptions {
@@ -40,7 +44,7 @@ void write_markdown(std::ostream& out, const ReportInput& in);
 // not applicable).
 void write_junit(std::ostream& out, const ReportInput& in);
 
-// The run, the verdict and every step's tables (or only the step `step_id`) as JSON.
+// The run, the verdict and every step's tables and samples (or only the step `step_id`) as JSON.
 void write_json(std::ostream& out, const ReportInput& in, const std::string& step_id = {});
 // One table of one step as CSV: "per_rank" (joined with the rank's host, GPU index, device and
 // UUID) or "points".

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "results/report.hpp"
+#include "results/store.hpp"
 #include "results/stats.hpp"
 #include "results/svg.hpp"
 
@@ -672,7 +673,8 @@ class HtmlReport {
     for (const auto& s : steps_) {
       if (s.status != Status::ok) continue;
       for (const auto& smp : s.samples)
-        if (smp.cols >= 2 && smp.rows >= 1 && smp.values.size() == smp.rows * smp.cols) entries.push_back(Entry{&s, &smp});
+        if (smp.cols >= 2 && smp.rows >= 1 && (smp.loaded() || !in_.samples_from.empty()))
+          entries.push_back(Entry{&s, &smp});
     }
     if (entries.empty()) return;
     // Throughput over time (burn-in) first, then per-iteration times.
@@ -690,6 +692,10 @@ class HtmlReport {
         break;
       }
       const Samples& smp = *e.samples;
+      // Left in the file by the reader: read now, one set at a time (a 500,000-rank set is tens of MB).
+      const std::vector<double> read =
+          smp.loaded() ? std::vector<double>{} : read_sample_values(in_.samples_from, e.step->id, smp.name);
+      const std::vector<double>& values = smp.loaded() ? smp.values : read;
       svg::LinePlot p;
       p.title = fmt::format("{}: {} per {} ({} {}s)", step_title(*e.step), smp.name, smp.col_axis.empty() ? "column" : smp.col_axis,
                             smp.rows, smp.row_axis.empty() ? "row" : smp.row_axis);
@@ -702,7 +708,7 @@ class HtmlReport {
       for (std::size_t c = 0; c < smp.cols; ++c) {
         std::size_t k = 0;
         for (std::size_t r = 0; r < smp.rows; ++r) {
-          const double v = smp.values[r * smp.cols + c];
+          const double v = values[r * smp.cols + c];
           if (std::isfinite(v)) column[k++] = v;
         }
         const std::span<const double> finite(column.data(), k);

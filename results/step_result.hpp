@@ -79,7 +79,10 @@ struct Samples {
   std::string col_axis;  // what a column is: "iteration"
   std::size_t rows = 0;
   std::size_t cols = 0;
+  // rows x cols values; empty when the reader left them in the file (read_results with
+  // ReadOptions: loaded() is false then, and read_sample_values() reads them).
   std::vector<double> values;
+  bool loaded() const { return values.size() == rows * cols; }
 };
 
 // Who a rank is. Kept once per run (the ranks table) and referenced by world rank.

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace gpuaccept {
@@ -428,13 +429,26 @@ double from_stored_integer(std::int64_t value) {
 // file and in memory alike.
 constexpr std::size_t kFieldBytes = 8;
 
+// Tables are written and read in slices of this many rows, so that a 3.5-million-row table (a
+// full machine's p2p links) needs a slice's buffer beside its columns, not a copy of all of it.
+constexpr std::size_t kTableSliceRows = std::size_t{1} << 16;
+
+// Selects rows [first, first + count) of a one-dimensional dataset; returns the file and memory
+// dataspaces for H5Dread/H5Dwrite.
+std::pair<Dataspace, Dataspace> row_slice(hid_t dataset, std::size_t first, std::size_t count) {
+  Dataspace file_space{GPUACCEPT_H5(H5Dget_space(dataset))};
+  const hsize_t start[1] = {first};
+  const hsize_t size[1] = {count};
+  GPUACCEPT_H5(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, size, nullptr));
+  return {std::move(file_space), vector_space(count)};
+}
+
 void write_table(hid_t parent, const char* name, const Table& table) {
   const std::size_t columns = table.columns.size();
   const std::size_t rows = table.rows();
   const std::size_t row_bytes = kFieldBytes * columns;
   const Datatype file_type{GPUACCEPT_H5(H5Tcreate(H5T_COMPOUND, row_bytes))};
   const Datatype memory_type{GPUACCEPT_H5(H5Tcreate(H5T_COMPOUND, row_bytes))};
-  std::vector<unsigned char> buffer(rows * row_bytes);
   std::vector<std::string> units;
   std::vector<std::string> better;
   for (std::size_t c = 0; c < columns; ++c) {
@@ -444,21 +458,27 @@ void write_table(hid_t parent, const char* name, const Table& table) {
                            column.integer ? H5T_STD_I64LE : H5T_IEEE_F64LE));
     GPUACCEPT_H5(H5Tinsert(memory_type, column.name.c_str(), offset,
                            column.integer ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE));
-    for (std::size_t r = 0; r < rows; ++r) {
-      unsigned char* field = buffer.data() + r * row_bytes + offset;
-      if (column.integer) {
-        const std::int64_t value = to_stored_integer(column.values[r]);
-        std::memcpy(field, &value, kFieldBytes);
-      } else {
-        std::memcpy(field, &column.values[r], kFieldBytes);
-      }
-    }
     units.push_back(column.unit);
     better.emplace_back(to_string(column.better));
   }
   const Dataset dataset = create_dataset(parent, name, file_type, vector_space(rows));
-  if (rows > 0) {
-    GPUACCEPT_H5(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()));
+  std::vector<unsigned char> buffer(std::min(rows, kTableSliceRows) * row_bytes);
+  for (std::size_t first = 0; first < rows; first += kTableSliceRows) {
+    const std::size_t count = std::min(kTableSliceRows, rows - first);
+    for (std::size_t c = 0; c < columns; ++c) {
+      const Column& column = table.columns[c];
+      for (std::size_t r = 0; r < count; ++r) {
+        unsigned char* field = buffer.data() + r * row_bytes + kFieldBytes * c;
+        if (column.integer) {
+          const std::int64_t value = to_stored_integer(column.values[first + r]);
+          std::memcpy(field, &value, kFieldBytes);
+        } else {
+          std::memcpy(field, &column.values[first + r], kFieldBytes);
+        }
+      }
+    }
+    const auto [file_space, memory_space] = row_slice(dataset, first, count);
+    GPUACCEPT_H5(H5Dwrite(dataset, memory_type, memory_space, file_space, H5P_DEFAULT, buffer.data()));
   }
   set_strings_attr(dataset, "units", units);
   set_strings_attr(dataset, "better", better);
@@ -501,21 +521,23 @@ Table read_table(hid_t parent, const char* name) {
     table.columns.push_back(std::move(column));
   }
   const std::size_t rows = point_count(dataset);
-  std::vector<unsigned char> buffer(rows * row_bytes);
-  if (rows > 0) {
-    GPUACCEPT_H5(H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()));
-  }
-  for (std::size_t c = 0; c < columns; ++c) {
-    Column& column = table.columns[c];
-    column.values.resize(rows);
-    for (std::size_t r = 0; r < rows; ++r) {
-      const unsigned char* field = buffer.data() + r * row_bytes + kFieldBytes * c;
-      if (column.integer) {
-        std::int64_t value = 0;
-        std::memcpy(&value, field, kFieldBytes);
-        column.values[r] = from_stored_integer(value);
-      } else {
-        std::memcpy(&column.values[r], field, kFieldBytes);
+  for (Column& column : table.columns) column.values.resize(rows);
+  std::vector<unsigned char> buffer(std::min(rows, kTableSliceRows) * row_bytes);
+  for (std::size_t first = 0; first < rows; first += kTableSliceRows) {
+    const std::size_t count = std::min(kTableSliceRows, rows - first);
+    const auto [file_space, memory_space] = row_slice(dataset, first, count);
+    GPUACCEPT_H5(H5Dread(dataset, memory_type, memory_space, file_space, H5P_DEFAULT, buffer.data()));
+    for (std::size_t c = 0; c < columns; ++c) {
+      Column& column = table.columns[c];
+      for (std::size_t r = 0; r < count; ++r) {
+        const unsigned char* field = buffer.data() + r * row_bytes + kFieldBytes * c;
+        if (column.integer) {
+          std::int64_t value = 0;
+          std::memcpy(&value, field, kFieldBytes);
+          column.values[first + r] = from_stored_integer(value);
+        } else {
+          std::memcpy(&column.values[first + r], field, kFieldBytes);
+        }
       }
     }
   }
@@ -755,26 +777,40 @@ void write_samples(hid_t step_group, const std::vector<Samples>& all_samples) {
   }
 }
 
-std::vector<Samples> read_samples(hid_t step_group) {
+// A sample set's shape (rows, cols); refuses one that is not two-dimensional.
+std::pair<std::size_t, std::size_t> samples_shape(hid_t dataset) {
+  const Dataspace space{GPUACCEPT_H5(H5Dget_space(dataset))};
+  hsize_t dims[2] = {0, 0};
+  if (GPUACCEPT_H5(H5Sget_simple_extent_ndims(space)) != 2) {
+    throw FileFailure(fmt::format("{} is not two-dimensional", object_name(dataset)));
+  }
+  GPUACCEPT_H5(H5Sget_simple_extent_dims(space, dims, nullptr));
+  return {static_cast<std::size_t>(dims[0]), static_cast<std::size_t>(dims[1])};
+}
+
+std::vector<double> read_samples_values(hid_t dataset, std::size_t count) {
+  std::vector<double> values(count);
+  if (!values.empty()) {
+    GPUACCEPT_H5(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
+  }
+  return values;
+}
+
+bool wanted(const ReadOptions& options, const std::string& name) {
+  return options.samples == SampleLoading::all ||
+         std::find(options.sample_names.begin(), options.sample_names.end(), name) !=
+             options.sample_names.end();
+}
+
+std::vector<Samples> read_samples(hid_t step_group, const ReadOptions& options) {
   const Group group = open_group(step_group, "samples");
   std::vector<Samples> all_samples;
   for (const std::string& name : link_names(group, H5_INDEX_CRT_ORDER)) {
     const Dataset dataset = open_dataset(group, name.c_str());
-    const Dataspace space{GPUACCEPT_H5(H5Dget_space(dataset))};
-    hsize_t dims[2] = {0, 0};
-    if (GPUACCEPT_H5(H5Sget_simple_extent_ndims(space)) != 2) {
-      throw FileFailure(fmt::format("{} is not two-dimensional", object_name(dataset)));
-    }
-    GPUACCEPT_H5(H5Sget_simple_extent_dims(space, dims, nullptr));
     Samples samples;
     samples.name = name;
-    samples.rows = static_cast<std::size_t>(dims[0]);
-    samples.cols = static_cast<std::size_t>(dims[1]);
-    samples.values.resize(samples.rows * samples.cols);
-    if (!samples.values.empty()) {
-      GPUACCEPT_H5(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                           samples.values.data()));
-    }
+    std::tie(samples.rows, samples.cols) = samples_shape(dataset);
+    if (wanted(options, name)) samples.values = read_samples_values(dataset, samples.rows * samples.cols);
     samples.unit = read_string_attr(dataset, "unit");
     samples.row_axis = read_string_attr(dataset, "row_axis");
     samples.col_axis = read_string_attr(dataset, "col_axis");
@@ -838,7 +874,7 @@ Status status_from_code(std::int32_t code, hid_t group) {
   return static_cast<Status>(code);
 }
 
-StepResult read_step(hid_t steps, const std::string& id) {
+StepResult read_step(hid_t steps, const std::string& id, const ReadOptions& options) {
   const Group group = open_group(steps, id.c_str());
   StepResult step;
   step.id = id;
@@ -875,7 +911,7 @@ StepResult read_step(hid_t steps, const std::string& id) {
     step.rank_messages.assign(step.per_rank.rows(), std::string());
   }
   if (has_link(group, "points")) step.points = read_table(group, "points");
-  step.samples = read_samples(group);
+  step.samples = read_samples(group, options);
   if (has_link(group, "output")) {
     auto texts = read_strings_dataset(open_dataset(group, "output"));
     if (texts.size() != 1) throw FileFailure(fmt::format("{}: output holds {} strings, expected 1", object_name(group), texts.size()));
@@ -940,7 +976,7 @@ std::string locking_note(const fs::path& path) {
 }
 
 // Reads one file, without looking at its twin.
-ResultsFile read_one(const fs::path& path) {
+ResultsFile read_one(const fs::path& path, const ReadOptions& options = {}) {
   const std::string name = path.string();
   std::error_code ec;
   if (!fs::exists(path, ec)) throw StoreError(fmt::format("{} does not exist", name));
@@ -990,7 +1026,7 @@ ResultsFile read_one(const fs::path& path) {
             "{}: step {} was being written when the run stopped; it is ignored", name, id));
         continue;
       }
-      indexed.emplace_back(read_int_attr(group, "index"), read_step(steps, id));
+      indexed.emplace_back(read_int_attr(group, "index"), read_step(steps, id, options));
     }
     std::stable_sort(indexed.begin(), indexed.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -1031,17 +1067,17 @@ void print_locking_note(const fs::path& path) {
 
 }  // namespace
 
-ResultsFile read_results(const std::filesystem::path& path) {
+ResultsFile read_results(const std::filesystem::path& path, const ReadOptions& options) {
   silence_hdf5_errors();
   const fs::path twin = twin_path(path);
   try {
-    return read_one(path);
+    return read_one(path, options);
   } catch (const StoreError&) {
     std::error_code ec;
     if (!fs::exists(twin, ec)) throw;
     std::optional<ResultsFile> backup;
     try {
-      backup = read_one(twin);
+      backup = read_one(twin, options);
     } catch (const StoreError&) {
       // The twin is no better; the main file's error is the one to report.
     }
@@ -1052,6 +1088,22 @@ ResultsFile read_results(const std::filesystem::path& path) {
                                      path.string(), twin.string(), backup->steps.size()));
     return std::move(*backup);
   }
+}
+
+std::vector<double> read_sample_values(const std::filesystem::path& path, const std::string& step_id,
+                                       const std::string& name) {
+  silence_hdf5_errors();
+  const std::string doing = fmt::format("read samples '{}' of step {} from", name, step_id);
+  return naming_file(path, doing, [&] {
+    bool locking_disabled = false;
+    const File file = open_hdf5(path, OpenMode::read, locking_disabled);
+    const Group steps = open_group(file, "steps");
+    const Group step = open_group(steps, step_id.c_str());
+    const Group samples = open_group(step, "samples");
+    const Dataset dataset = open_dataset(samples, name.c_str());
+    const auto [rows, cols] = samples_shape(dataset);
+    return read_samples_values(dataset, rows * cols);
+  });
 }
 
 struct ResultsWriter::Impl {

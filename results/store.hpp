@@ -35,9 +35,29 @@ struct ResultsFile {
 // "1.10.8": the HDF5 library this binary writes with, for provenance.
 std::string hdf5_library_version();
 
+// Which sample sets read_results loads into memory. At full scale they are most of a file
+// (per-iteration times of 500,000 ranks, burn-in series, p2p matrices) and most readers need
+// none of them: `check` only the communicators' `group_ranks`, `compare` none.
+enum class SampleLoading {
+  all,     // every sample set, values included
+  listed,  // only those named in ReadOptions::sample_names; the others keep name, unit, axes
+           // and shape, without values (Samples::loaded() is false): read_sample_values()
+};
+
+struct ReadOptions {
+  SampleLoading samples = SampleLoading::all;
+  std::vector<std::string> sample_names;  // SampleLoading::listed: the sample sets to load
+};
+
 // Reads a whole results file. Throws StoreError with a message that names the file and says
 // what is wrong (not HDF5, not a gpuaccept file, newer schema, damaged).
-ResultsFile read_results(const std::filesystem::path& path);
+ResultsFile read_results(const std::filesystem::path& path, const ReadOptions& options = {});
+
+// The values (rows x cols, row-major) of the sample set `name` of step `step_id`, for one that
+// read_results left in the file. `path` is the file read_results read (ResultsFile::path: the
+// twin when the main file was damaged). Throws StoreError naming the file, step and set.
+std::vector<double> read_sample_values(const std::filesystem::path& path, const std::string& step_id,
+                                       const std::string& name);
 
 class ResultsWriter {
  public:

@@ -3,10 +3,14 @@
 // xml.etree, and the HTML loaded in headless Chromium, in tests/integration/test_results.py.)
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "results/report.hpp"
+#include "results/store.hpp"
 #include "results/svg.hpp"
 #include "tests/unit/results/fixtures.hpp"
 
@@ -225,6 +229,52 @@ TEST(ResultsCsv, PerRankJoinedWithHostsAndQuoted) {
   write_csv(points, f.run, f.steps[1], "points");
   EXPECT_EQ(points.str().substr(0, points.str().find('\n')), "bytes,busbw_oop,time_oop");
   EXPECT_TRUE(contains(points.str(), "\n1048576,300,")) << points.str();
+}
+
+// At full scale `report` leaves the sample sets in the file (read_results with
+// SampleLoading::listed) and reads each when it draws or exports it.
+TEST(ResultsSamples, ReadFromTheFileWhenTheStepsHoldNone) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "gpuaccept-report-XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::filesystem::path path = std::filesystem::path(pattern) / "run.h5";
+  Fixture f;
+  StepResult burnin = rank_step("burnin-cccc", "burnin", {}, "tflops", std::vector<double>(8, 700));
+  burnin.samples.push_back({"tflops", "TFLOP/s", "rank", "interval", 8, 3, {}});
+  for (int r = 0; r < 8; ++r)
+    for (int c = 0; c < 3; ++c) burnin.samples.back().values.push_back(700 + 10 * c + r);
+  {
+    ResultsWriter writer = ResultsWriter::create(path, f.run);
+    writer.write_step(burnin);
+    writer.finish(1);
+  }
+  ResultsFile file = read_results(path, ReadOptions{SampleLoading::listed, {}});
+  ASSERT_EQ(file.steps.size(), 1u);
+  ASSERT_FALSE(file.steps[0].samples[0].loaded());
+  const Verdict verdict = evaluate(Contract{}, file.run, file.steps);
+  ReportInput in;
+  in.run = &file.run;
+  in.steps = &file.steps;
+  in.verdict = &verdict;
+  const std::string title = "burnin: tflops per interval (8 ranks)";
+  {  // Without a file to read them from, the sets without values are not drawn.
+    std::ostringstream out;
+    write_html(out, in);
+    EXPECT_FALSE(contains(out.str(), title));
+  }
+  in.samples_from = file.path.string();
+  std::ostringstream html;
+  write_html(html, in);
+  EXPECT_TRUE(contains(html.str(), "Over time"));
+  EXPECT_TRUE(contains(html.str(), title)) << html.str().substr(0, 4000);
+  std::ostringstream json;
+  write_json(json, in);
+  const auto samples = nlohmann::json::parse(json.str())["steps"][0]["samples"];
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0]["rows"], 8);
+  ASSERT_EQ(samples[0]["values"].size(), 24u);
+  EXPECT_EQ(samples[0]["values"][0], 700.0);
+  EXPECT_EQ(samples[0]["values"][23], 727.0);  // rank 7, interval 2: 700 + 20 + 7
+  std::filesystem::remove_all(pattern);
 }
 
 }  // namespace

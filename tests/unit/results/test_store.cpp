@@ -298,6 +298,75 @@ TEST_F(StoreTest, NoMessagesReadBackAsOneEmptyMessagePerRank) {
   EXPECT_EQ(file.steps[0].output, "");  // no output dataset: an empty output
 }
 
+TEST_F(StoreTest, ListedSamplesAreLoadedTheOthersReadOnDemand) {
+  const StepResult gemm = make_gemm_step();
+  {
+    ResultsWriter writer = ResultsWriter::create(path_, make_run());
+    writer.write_step(gemm);
+    writer.write_step(make_skipped_step());
+    writer.finish(3);
+  }
+  const ResultsFile file = read_results(path_, ReadOptions{SampleLoading::listed, {"alpha_time", "empty"}});
+  ASSERT_EQ(file.steps.size(), 2u);
+  const auto& samples = file.steps[0].samples;
+  ASSERT_EQ(samples.size(), 2u);
+  // Left in the file: name, unit, axes and shape, no values.
+  EXPECT_EQ(samples[0].name, "zeta_time");
+  EXPECT_EQ(samples[0].unit, "s");
+  EXPECT_EQ(samples[0].row_axis, "rank");
+  EXPECT_EQ(samples[0].col_axis, "iteration");
+  EXPECT_EQ(samples[0].rows, 3u);
+  EXPECT_EQ(samples[0].cols, 2u);
+  EXPECT_TRUE(samples[0].values.empty());
+  EXPECT_FALSE(samples[0].loaded());
+  // Listed: loaded.
+  EXPECT_EQ(samples[1].name, "alpha_time");
+  EXPECT_TRUE(samples[1].loaded());
+  EXPECT_EQ(samples[1].values, std::vector<double>{42});
+  EXPECT_TRUE(file.steps[1].samples[0].loaded());  // 0 x 4: nothing to load, loaded all the same
+  // The tables are read whole either way.
+  expect_same_table(gemm.per_rank, file.steps[0].per_rank, "per_rank");
+  expect_same_table(gemm.points, file.steps[0].points, "points");
+
+  const std::vector<double> zeta = read_sample_values(file.path, gemm.id, "zeta_time");
+  ASSERT_EQ(zeta.size(), 6u);
+  for (std::size_t i = 0; i < zeta.size(); ++i) EXPECT_TRUE(same_number(zeta[i], gemm.samples[0].values[i])) << i;
+
+  const std::string no_set = error_of([&] { read_sample_values(file.path, gemm.id, "beta_time"); });
+  EXPECT_NE(no_set.find("samples 'beta_time' of step gemm-0a1b2c3d"), std::string::npos) << no_set;
+  EXPECT_NE(no_set.find(path_.string()), std::string::npos) << no_set;
+  const std::string no_step = error_of([&] { read_sample_values(file.path, "nope", "zeta_time"); });
+  EXPECT_NE(no_step.find("has no member 'nope'"), std::string::npos) << no_step;
+
+  // Nothing listed: no sample set is loaded, and a file read whole still has them all.
+  const ResultsFile bare = read_results(path_, ReadOptions{SampleLoading::listed, {}});
+  EXPECT_FALSE(bare.steps[0].samples[1].loaded());
+  expect_same_step(gemm, read_results(path_).steps[0]);
+}
+
+TEST_F(StoreTest, TablesLongerThanOneSliceRoundTrip) {
+  // Tables are written and read in slices of 65,536 rows: two full slices and a partial one.
+  constexpr std::size_t rows = 2 * 65536 + 7;
+  StepResult step = make_ok_step("long");
+  step.points.column("node", "", true);
+  step.points.column("rate", "GB/s", false, Better::higher);
+  auto& node = step.points.find("node")->values;
+  auto& rate = step.points.find("rate")->values;
+  for (std::size_t r = 0; r < rows; ++r) {
+    node.push_back(r % 1000 == 999 ? kNaN : static_cast<double>(r) * 3 - 1e6);
+    rate.push_back(r == rows - 1 ? kNaN : 0.5 + static_cast<double>(r) / 7);
+  }
+  {
+    ResultsWriter writer = ResultsWriter::create(path_, make_run());
+    writer.write_step(step);
+    writer.finish(4);
+  }
+  const ResultsFile file = read_results(path_);
+  ASSERT_EQ(file.steps.size(), 1u);
+  ASSERT_EQ(file.steps[0].points.rows(), rows);
+  expect_same_table(step.points, file.steps[0].points, "points");
+}
+
 TEST_F(StoreTest, TwinExistsWhileRunningAndIsRemovedByFinish) {
   ResultsWriter writer = ResultsWriter::create(path_, make_run());
   EXPECT_TRUE(fs::exists(twin()));
