@@ -27,7 +27,7 @@ struct ReportInput {
   // The file to read the sample sets from that the steps hold without values (read_results with
   // SampleLoading::listed): the HTML timelines and the JSON export read them one at a time.
   // "" when the steps hold all of theirs.
-  std::string samples_from;
+  std::string samples_from = {};
 };
 
 struct HtmlOptions {
