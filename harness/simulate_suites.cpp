@@ -532,19 +532,6 @@ double simulate_burnin(StepResult& r, const suites::BenchmarkDef& def, const Sui
 
 // ---- train ------------------------------------------------------------------------------------
 
-train::GptShape train_shape(const Params& p) {
-  auto shape = train::preset(param_text(p, "preset")).value_or(train::GptShape{});
-  auto over = [&](const char* name, int& field) {
-    if (const double v = param_number(p, name); v > 0) field = static_cast<int>(v);
-  };
-  over("layers", shape.layers);
-  over("channels", shape.channels);
-  over("heads", shape.heads);
-  over("seq_len", shape.seq_len);
-  over("vocab", shape.vocab);
-  return shape;
-}
-
 // The gradient all-reduces of one step, as train/trainer.cpp forms them: the backward pass
 // finishes the final layer norm, then each layer from the last, then the embeddings; a bucket is
 // sent once at least bucket_bytes are pending, and at the end. Returns each bucket's floats and
@@ -579,7 +566,7 @@ double simulate_train(StepResult& r, const suites::BenchmarkDef& def, const Suit
     skip(r, fmt::format("the system description gives no {} peak for {}: the step time cannot be modelled", dtype, s.gpu.name));
     return 0;
   }
-  const train::GptShape shape = train_shape(r.params);
+  const train::GptShape shape = suites::train_shape(r.params);
   const double fpt = train::flops_per_token(shape);
   const double micro = param_number(r.params, "micro_batch"), accum = std::max(1.0, param_number(r.params, "grad_accum"));
   const std::size_t n = static_cast<std::size_t>(s.total_gpus());

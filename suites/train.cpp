@@ -124,22 +124,9 @@ struct Training {
   std::size_t params = 0;
 };
 
-train::GptShape shape_of(const Params& p) {
-  auto shape = *train::preset(param_text(p, "preset"));
-  auto over = [&](const char* name, int& field) {
-    if (const auto v = param_int(p, name); v > 0) field = static_cast<int>(v);
-  };
-  over("layers", shape.layers);
-  over("channels", shape.channels);
-  over("heads", shape.heads);
-  over("seq_len", shape.seq_len);
-  over("vocab", shape.vocab);
-  return shape;
-}
-
 train::TrainConfig config_of(const Params& p) {
   train::TrainConfig c;
-  c.shape = shape_of(p);
+  c.shape = train_shape(p);
   c.micro_batch = static_cast<int>(param_int(p, "micro_batch"));
   c.grad_accum = static_cast<int>(param_int(p, "grad_accum"));
   c.steps = static_cast<int>(param_int(p, kWarmupParam) + param_int(p, kIterationsParam));
@@ -348,7 +335,7 @@ BenchmarkDef make() {
     return {};
   };
   b.check = [](const Params& p) -> std::string {
-    if (auto why = train::check_shape(shape_of(p)); !why.empty()) return why;
+    if (auto why = train::check_shape(train_shape(p)); !why.empty()) return why;
     if (param_int(p, "lr_warmup") >= param_int(p, kWarmupParam) + param_int(p, kIterationsParam))
       return fmt::format("lr_warmup ({}) must be shorter than the run (warmup + iterations = {} steps)", param_int(p, "lr_warmup"),
                          param_int(p, kWarmupParam) + param_int(p, kIterationsParam));

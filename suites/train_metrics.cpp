@@ -1,8 +1,23 @@
 #include "suites/train_metrics.hpp"
 
+#include "suites/registry.hpp"
+
 #include <fmt/format.h>
 
 namespace gpuaccept::suites {
+
+train::GptShape train_shape(const Params& p) {
+  auto shape = train::preset(param_text(p, "preset")).value_or(train::GptShape{});
+  auto over = [&](const char* name, int& field) {
+    if (const auto v = param_int(p, name); v > 0) field = static_cast<int>(v);
+  };
+  over("layers", shape.layers);
+  over("channels", shape.channels);
+  over("heads", shape.heads);
+  over("seq_len", shape.seq_len);
+  over("vocab", shape.vocab);
+  return shape;
+}
 
 std::string train_compute_dtype(kernels::Backend backend) {
   return backend == kernels::Backend::cuda ? "bf16" : "fp32";

@@ -9,9 +9,16 @@
 #include <string>
 
 #include "kernels/backend.hpp"
+#include "results/step_result.hpp"
 #include "results/system.hpp"
+#include "train/gpt.hpp"
 
 namespace gpuaccept::suites {
+
+// The model shape a train step's parameters name: the preset, with layers, channels, heads,
+// seq_len and vocab overriding it where they are set (> 0). The real run and the simulator
+// both read it from here.
+train::GptShape train_shape(const Params& p);
 
 // The dtype whose peak MFU is measured against on this backend: "bf16" (cuda), "fp32" (cpu).
 std::string train_compute_dtype(kernels::Backend backend);
