@@ -563,15 +563,23 @@ int command_list(const std::string& only) {
   for (const auto& b : registry.all()) {
     if (!only.empty() && b.name != only) continue;
     found = true;
+    // Columns as wide as this benchmark's longest name, so that long names keep them aligned.
+    std::size_t width = 14;
+    for (const auto& p : b.params) width = std::max(width, p.name.size());
+    for (const auto& m : b.rank_metrics) width = std::max(width, m.name.size());
+    for (const auto& m : b.point_metrics) width = std::max(width, m.name.size());
+    const auto metric_line = [&](const suites::MetricSpec& m) {
+      return fmt::format("    {:<{}} {:<10} {:<7} {}\n", m.name, width, m.unit.empty() ? "-" : m.unit,
+                         to_string(m.better), m.help);
+    };
     std::cout << fmt::format("{}\n  {}\n  parameters:\n", b.name, b.summary);
-    for (const auto& p : b.params) std::cout << fmt::format("    {:<14} {:<44} {}\n", p.name, describe_param(b, p), p.help);
+    for (const auto& p : b.params)
+      std::cout << fmt::format("    {:<{}} {:<44} {}\n", p.name, width, describe_param(b, p), p.help);
     std::cout << "  per-rank metrics:\n";
-    for (const auto& m : b.rank_metrics)
-      std::cout << fmt::format("    {:<14} {:<10} {:<7} {}\n", m.name, m.unit.empty() ? "-" : m.unit, to_string(m.better), m.help);
+    for (const auto& m : b.rank_metrics) std::cout << metric_line(m);
     if (!b.point_metrics.empty()) {
       std::cout << fmt::format("  sweep metrics (select a point by {}):\n", fmt::join(b.point_keys, " or "));
-      for (const auto& m : b.point_metrics)
-        std::cout << fmt::format("    {:<14} {:<10} {:<7} {}\n", m.name, m.unit.empty() ? "-" : m.unit, to_string(m.better), m.help);
+      for (const auto& m : b.point_metrics) std::cout << metric_line(m);
     }
     std::cout << '\n';
   }
