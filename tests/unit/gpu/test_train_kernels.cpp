@@ -13,6 +13,8 @@
 #if defined(GPUACCEPT_HAVE_CUDA)
 #include <cuda_runtime.h>
 
+#include "tests/unit/gpu/device_buffer.hpp"
+
 #include "train/cuda/kernels.hpp"
 #endif
 
@@ -41,26 +43,7 @@ using train::cuda::bf16;
 using train::cuda::from_bf16;
 using train::cuda::to_bf16;
 
-// Device memory holding T, filled from and read back to host vectors.
-template <class T>
-class Dev {
- public:
-  explicit Dev(std::size_t n) : n_(n) { EXPECT_EQ(cudaMalloc(&p_, n * sizeof(T)), cudaSuccess); cudaMemset(p_, 0, n * sizeof(T)); }
-  explicit Dev(const std::vector<T>& host) : Dev(host.size()) { cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice); }
-  ~Dev() { cudaFree(p_); }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  T* get() { return p_; }
-  std::vector<T> host() const {
-    std::vector<T> h(n_);
-    cudaMemcpy(h.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost);
-    return h;
-  }
-
- private:
-  std::size_t n_;
-  T* p_ = nullptr;
-};
+using gpuaccept::testing::Dev;
 
 // Rounds to bf16 (the GPU's input) and returns both forms.
 std::vector<bf16> as_bf16(std::vector<double>& v) {

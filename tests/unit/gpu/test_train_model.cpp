@@ -19,6 +19,8 @@
 #if defined(GPUACCEPT_HAVE_CUDA)
 #include <cuda_runtime.h>
 
+#include "tests/unit/gpu/device_buffer.hpp"
+
 #include "train/cuda/gemm.hpp"
 #include "train/cuda/kernels.hpp"
 #include "train/cuda/model.hpp"
@@ -45,31 +47,7 @@ using train::cuda::bf16;
 using train::cuda::from_bf16;
 using train::cuda::to_bf16;
 
-// Device memory holding T, filled from and read back to host vectors.
-template <class T>
-class Dev {
- public:
-  explicit Dev(std::size_t n) : n_(n) {
-    EXPECT_EQ(cudaMalloc(&p_, n * sizeof(T)), cudaSuccess);
-    EXPECT_EQ(cudaMemset(p_, 0, n * sizeof(T)), cudaSuccess);
-  }
-  explicit Dev(const std::vector<T>& host) : Dev(host.size()) {
-    EXPECT_EQ(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  ~Dev() { cudaFree(p_); }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  T* get() { return p_; }
-  std::vector<T> host() const {
-    std::vector<T> h(n_);
-    EXPECT_EQ(cudaMemcpy(h.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-    return h;
-  }
-
- private:
-  std::size_t n_;
-  T* p_ = nullptr;
-};
+using gpuaccept::testing::Dev;
 
 // n random values rounded to bf16: the bits for the GPU and the exact values for the reference.
 struct Bf16Values {
